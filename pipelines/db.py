@@ -1,0 +1,29 @@
+"""Small DuckDB helpers shared by the whole package."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+
+
+def q(identifier: str) -> str:
+    """Quote an SQL identifier."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def lit(value: str) -> str:
+    """Quote an SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> Any:
+    """The first value of the first row (fetches everything, so the connection is free again)."""
+    rows = con.execute(sql, list(params)).fetchall()
+    return rows[0][0] if rows else None
+
+
+def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> tuple:
+    rows = con.execute(sql, list(params)).fetchall()
+    return rows[0] if rows else ()
