@@ -1,0 +1,2 @@
+-- The rep directory.
+select * from {{ ref('stg_crm__reps') }}

@@ -1,0 +1,2 @@
+-- One row per web visit: what KPI definitions select from.
+select * from {{ ref('stg_web__visits') }}

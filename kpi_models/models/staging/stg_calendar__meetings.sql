@@ -1,0 +1,19 @@
+with source as (
+    select * from {{ source('calendar', 'meetings') }}
+),
+
+renamed as (
+    select
+        meeting_id,
+        rep_id,
+        account_id,
+        visitor_id,
+        source,
+        status,
+        booked_at,
+        scheduled_at,
+        status = 'held' as is_held
+    from source
+)
+
+select * from renamed

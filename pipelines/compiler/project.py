@@ -1,0 +1,145 @@
+"""Write the generated dbt files for a set of definitions, or check that they are up to date.
+
+Generated files live in `kpi_models/models/kpis/` and start with a header naming their YAML. They
+are committed, so SQL changes are reviewed; `kpi compile --check` fails when they drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from pipelines.compiler.funnels import (
+    GENERATED_MARK,
+    funnel_model_name,
+    header,
+    render_factors_model,
+    render_funnel_model,
+)
+from pipelines.spec.loader import Definitions
+
+GENERATED_DIR = Path("models") / "kpis"
+FACTORS_MODEL = "funnel_factors"
+KEY_COLUMNS = ["funnel", "grain", "period_start", "dimension", "member"]
+
+
+@dataclass(frozen=True)
+class Drift:
+    path: Path
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.problem}"
+
+
+def render_project_files(defs: Definitions) -> dict[Path, str]:
+    """Relative path (inside the dbt project) → content, for every generated file."""
+    files: dict[Path, str] = {}
+    for name in defs.funnels:
+        files[GENERATED_DIR / f"{funnel_model_name(name)}.sql"] = render_funnel_model(defs, name)
+    files[GENERATED_DIR / f"{FACTORS_MODEL}.sql"] = render_factors_model(defs)
+    files[GENERATED_DIR / "_kpis.yml"] = render_schema_yaml(defs)
+    return files
+
+
+def render_schema_yaml(defs: Definitions) -> str:
+    models = []
+    for name, funnel in defs.funnels.items():
+        factor_names = funnel.factor_names()
+        columns = [
+            {"name": "funnel", "data_tests": ["not_null"]},
+            {"name": "grain", "data_tests": ["not_null"]},
+            {"name": "period_start", "data_tests": ["not_null"]},
+            {"name": "dimension", "data_tests": ["not_null"]},
+            {"name": "member", "data_tests": ["not_null"]},
+        ]
+        for stage in funnel.stages:
+            columns.append(
+                {
+                    "name": stage.name,
+                    "description": stage.description or f"Count of stage `{stage.name}`.",
+                    "data_tests": [{"between": {"arguments": {"min_value": 0}}}],
+                }
+            )
+        for i, factor in enumerate(factor_names[1:-1], start=1):
+            subset = i < len(funnel.stages) and funnel.stages[i].subset_of_previous
+            bounds = {"min_value": 0, "max_value": 1} if subset else {"min_value": 0}
+            columns.append({"name": factor, "data_tests": [{"between": {"arguments": bounds}}]})
+        columns.append(
+            {
+                "name": funnel.value.name,
+                "description": funnel.value.description or "The funnel's value.",
+                "data_tests": ["not_null", {"between": {"arguments": {"min_value": 0}}}],
+            }
+        )
+        models.append(
+            {
+                "name": funnel_model_name(name),
+                "description": (funnel.description or f"Funnel `{name}`.")
+                + " One row per grain, period, dimension and member whose first stage is above zero.",
+                "data_tests": [
+                    {"unique_combination": {"arguments": {"columns": KEY_COLUMNS[1:]}}}
+                ],
+                "columns": columns,
+            }
+        )
+    models.append(
+        {
+            "name": FACTORS_MODEL,
+            "description": "Every funnel's factors in long form: one row per factor.",
+            "data_tests": [{"unique_combination": {"arguments": {"columns": [*KEY_COLUMNS, "factor"]}}}],
+            "columns": [
+                {"name": c, "data_tests": ["not_null"]} for c in [*KEY_COLUMNS, "factor", "position"]
+            ]
+            + [{"name": "value", "description": "NULL when the factor's denominator is 0."}],
+        }
+    )
+    body = yaml.safe_dump({"version": 2, "models": models}, sort_keys=False, allow_unicode=True)
+    return header(defs.directory.name + "/", "schema of all funnels").replace("--", "#") + "\n" + body
+
+
+def write_project_files(defs: Definitions, project_dir: Path) -> list[Path]:
+    """Write generated files and remove generated files no definition asks for; returns changes."""
+    changed: list[Path] = []
+    wanted = render_project_files(defs)
+    for rel, content in wanted.items():
+        path = project_dir / rel
+        if not path.exists() or path.read_text(encoding="utf-8") != content:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content, encoding="utf-8")
+            changed.append(rel)
+    for path in _generated_files(project_dir):
+        rel = path.relative_to(project_dir)
+        if rel not in wanted:
+            path.unlink()
+            changed.append(rel)
+    return changed
+
+
+def check_project_files(defs: Definitions, project_dir: Path) -> list[Drift]:
+    drift: list[Drift] = []
+    wanted = render_project_files(defs)
+    for rel, content in wanted.items():
+        path = project_dir / rel
+        if not path.exists():
+            drift.append(Drift(rel, "missing"))
+        elif path.read_text(encoding="utf-8") != content:
+            drift.append(Drift(rel, "differs from what the definitions compile to"))
+    for path in _generated_files(project_dir):
+        rel = path.relative_to(project_dir)
+        if rel not in wanted:
+            drift.append(Drift(rel, "generated for a definition that no longer exists"))
+    return drift
+
+
+def _generated_files(project_dir: Path) -> list[Path]:
+    folder = project_dir / GENERATED_DIR
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and GENERATED_MARK in p.read_text(encoding="utf-8")[:300]
+    )

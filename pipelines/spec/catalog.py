@@ -1,0 +1,35 @@
+"""What a KPI definition may refer to: each landing entity's dbt model and its columns.
+
+Entities that carry a `rep_id` are joined to the rep directory in the dbt marts, so they also offer
+the rep's `team`, `region` and `rep_name`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipelines.ingest.contract import ENTITIES, Kind
+
+REP_COLUMNS = {"rep_name": Kind.TEXT, "team": Kind.TEXT, "region": Kind.TEXT}
+
+
+@dataclass(frozen=True)
+class CatalogEntity:
+    name: str
+    model: str  # the dbt model KPI models select from
+    columns: dict[str, Kind]
+    event_time: str | None
+
+    def timestamp_columns(self) -> list[str]:
+        return [c for c, k in self.columns.items() if k is Kind.TIMESTAMP]
+
+
+def _catalog_entity(name: str) -> CatalogEntity:
+    entity = ENTITIES[name]
+    columns = {c.name: c.kind for c in entity.columns}
+    if "rep_id" in columns and name != "reps":
+        columns |= REP_COLUMNS
+    return CatalogEntity(name=name, model=name, columns=columns, event_time=entity.event_time)
+
+
+CATALOG: dict[str, CatalogEntity] = {name: _catalog_entity(name) for name in ENTITIES}

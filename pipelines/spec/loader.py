@@ -1,0 +1,257 @@
+"""Load `kpi_definitions/*.yml` into a `Definitions` object, or report every problem precisely.
+
+YAML is composed into nodes first so that each value's file, line and column are known; pydantic
+errors and cross-reference errors are then reported at the position of the value they concern.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from pipelines.spec.models import DefinitionsFile, Dimension, Funnel, Settings
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    file: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+class DefinitionError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(set(problems))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass
+class Located:
+    """Parsed YAML of one file plus the position of every value in it."""
+
+    file: str
+    data: Any
+    positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+
+    def at(self, path: Path_) -> tuple[int, int]:
+        """Position of the value at `path`, or of its nearest ancestor that has one."""
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.positions:
+                return self.positions[path[:end]]
+        return (1, 1)
+
+    def problem(self, path: Path_, message: str) -> Problem:
+        line, col = self.at(path)
+        return Problem(self.file, line, col, message)
+
+
+@dataclass(frozen=True)
+class Definitions:
+    settings: Settings
+    dimensions: dict[str, Dimension]
+    funnels: dict[str, Funnel]
+    origins: dict[tuple[str, str], tuple[Located, Path_]]  # ("funnel", name) -> where declared
+    directory: Path
+
+    def origin_of(self, kind: str, name: str) -> str:
+        located, path = self.origins[(kind, name)]
+        line, _ = located.at(path)
+        return f"{located.file}:{line}"
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def parse_yaml(text: str, file: str) -> Located:
+    """Parse YAML text, recording the (line, column) of each value by its path."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise DefinitionError([Problem(file, line, col, f"not valid YAML: {_yaml_msg(exc)}")]) from None
+    located = Located(file=file, data=None)
+    if node is None:
+        located.data = {}
+        return located
+    located.data = _convert(node, (), located, file)
+    return located
+
+
+def _yaml_msg(exc: yaml.YAMLError) -> str:
+    problem = getattr(exc, "problem", None) or str(exc)
+    return str(problem).strip()
+
+
+def _convert(node: yaml.Node, path: Path_, located: Located, file: str) -> Any:
+    located.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise DefinitionError(
+                    [Problem(file, key_node.start_mark.line + 1, key_node.start_mark.column + 1,
+                             "keys must be plain names")]
+                )  # fmt: skip
+            key = yaml.constructor.SafeConstructor.construct_scalar(_Loader(""), key_node)
+            if key in out:
+                raise DefinitionError(
+                    [Problem(file, key_node.start_mark.line + 1, key_node.start_mark.column + 1,
+                             f"duplicate key `{key}`")]
+                )  # fmt: skip
+            located.positions[(*path, key, "__key__")] = (
+                key_node.start_mark.line + 1,
+                key_node.start_mark.column + 1,
+            )
+            out[key] = _convert(value_node, (*path, key), located, file)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(v, (*path, i), located, file) for i, v in enumerate(node.value)]
+    loader = _Loader("")
+    return loader.construct_object(node, deep=True)
+
+
+def load_definitions(directory: Path) -> Definitions:
+    """Load and check every `*.yml`/`*.yaml` file of a definitions folder."""
+    from pipelines.spec.validate import check_references
+
+    directory = Path(directory)
+    files = sorted([*directory.glob("*.yml"), *directory.glob("*.yaml")])
+    if not directory.is_dir():
+        raise DefinitionError([Problem(str(directory), 1, 1, "definitions folder does not exist")])
+    if not files:
+        raise DefinitionError([Problem(str(directory), 1, 1, "no *.yml files in definitions folder")])
+    problems: list[Problem] = []
+    settings: Settings | None = None
+    dimensions: dict[str, Dimension] = {}
+    funnels: dict[str, Funnel] = {}
+    origins: dict[tuple[str, str], tuple[Located, Path_]] = {}
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+            located = parse_yaml(text, _display(path))
+        except UnicodeDecodeError:
+            problems.append(Problem(_display(path), 1, 1, "file is not UTF-8 text"))
+            continue
+        except DefinitionError as exc:
+            problems += exc.problems
+            continue
+        if not isinstance(located.data, dict):
+            problems.append(located.problem((), "the top level must be a mapping of sections"))
+            continue
+        try:
+            parsed = DefinitionsFile.model_validate(located.data)
+        except ValidationError as exc:
+            problems += [_pydantic_problem(located, err) for err in exc.errors()]
+            continue
+        if parsed.settings is not None:
+            if settings is not None:
+                problems.append(located.problem(("settings", "__key__"), "`settings` is declared twice"))
+            settings = parsed.settings
+        for kind, target, items in (
+            ("dimension", dimensions, parsed.dimensions),
+            ("funnel", funnels, parsed.funnels),
+        ):
+            section = kind + "s"
+            for name, item in items.items():
+                if name in target:
+                    earlier = origins[(kind, name)]
+                    problems.append(
+                        located.problem(
+                            (section, name, "__key__"),
+                            f"duplicate {kind} name `{name}` (first declared in "
+                            f"{earlier[0].file}:{earlier[0].at(earlier[1])[0]})",
+                        )
+                    )
+                    continue
+                target[name] = item
+                origins[(kind, name)] = (located, (section, name, "__key__"))
+    definitions = Definitions(
+        settings=settings or Settings(),
+        dimensions=dimensions,
+        funnels=funnels,
+        origins=origins,
+        directory=directory,
+    )
+    if not problems:
+        problems += check_references(definitions)
+    if problems:
+        raise DefinitionError(problems)
+    return definitions
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _pydantic_problem(located: Located, err: dict) -> Problem:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    kind = err["type"]
+    field_name = loc[-1] if loc else ""
+    if kind == "extra_forbidden":
+        parent = loc[:-1]
+        allowed = _allowed_keys(located, parent)
+        from pipelines.spec.expressions import did_you_mean
+
+        hint = did_you_mean(str(field_name), allowed) if allowed else ""
+        return located.problem((*loc, "__key__"), f"unknown key `{field_name}`{hint}")
+    if kind == "missing":
+        return located.problem(loc[:-1], f"`{field_name}` is required here")
+    message = err["msg"].removeprefix("Value error, ")
+    if kind == "string_pattern_mismatch":
+        message = (
+            f"`{err.get('input')}` is not a valid name: use lower-case letters, digits and _"
+        )
+    elif kind == "literal_error":
+        message = f"`{err.get('input')}` is not allowed: {message}"
+    where = ".".join(str(p) for p in loc)
+    return located.problem(loc, f"{where}: {message}" if where else message)
+
+
+def _allowed_keys(located: Located, parent: Path_) -> list[str]:
+    from pipelines.spec import models
+
+    # Walk the model tree along the path to find the fields allowed at `parent`.
+    model: Any = models.DefinitionsFile
+    for part in parent:
+        if model is None:
+            return []
+        if isinstance(part, int):
+            continue
+        fields = getattr(model, "model_fields", None)
+        if fields is None:
+            return []
+        if part in fields:
+            model = _inner_model(fields[part].annotation)
+        else:  # a dict key (funnel or dimension name)
+            model = model if fields else None
+    fields = getattr(model, "model_fields", None)
+    return list(fields) if fields else []
+
+
+def _inner_model(annotation: Any) -> Any:
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
