@@ -131,7 +131,7 @@ def render_funnel_model(defs: Definitions, name: str) -> str:
     ]
     total = "coalesce(value_total.value, 0)"
     factor_names = funnel.factor_names()
-    factors = [f"    cast(stage_1.value as double) as {q(factor_names[0])}"]
+    factors = []  # the first factor is the first stage's count, already a column
     for i in range(1, len(funnel.stages)):
         factors.append(
             f"    coalesce(stage_{i + 1}.value, 0) / nullif(cast({_stage_value(i)} as double), 0) "

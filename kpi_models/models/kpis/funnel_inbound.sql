@@ -122,7 +122,6 @@ select
     cast(stage_1.value as bigint) as "visitors",
     cast(coalesce(stage_2.value, 0) as bigint) as "inbound_meetings_held",
     cast(coalesce(stage_3.value, 0) as bigint) as "inbound_won_opportunities",
-    cast(stage_1.value as double) as "visitors",
     coalesce(stage_2.value, 0) / nullif(cast(stage_1.value as double), 0) as "visit_to_meeting_rate",
     coalesce(stage_3.value, 0) / nullif(cast(coalesce(stage_2.value, 0) as double), 0) as "meeting_hit_rate",
     coalesce(value_total.value, 0) / nullif(cast(coalesce(stage_3.value, 0) as double), 0) as "avg_contract_value",

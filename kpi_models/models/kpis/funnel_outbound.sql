@@ -181,7 +181,6 @@ select
     cast(stage_1.value as bigint) as "activities",
     cast(coalesce(stage_2.value, 0) as bigint) as "outbound_meetings_held",
     cast(coalesce(stage_3.value, 0) as bigint) as "outbound_won_opportunities",
-    cast(stage_1.value as double) as "activities",
     coalesce(stage_2.value, 0) / nullif(cast(stage_1.value as double), 0) as "activity_to_meeting_rate",
     coalesce(stage_3.value, 0) / nullif(cast(coalesce(stage_2.value, 0) as double), 0) as "meeting_hit_rate",
     coalesce(value_total.value, 0) / nullif(cast(coalesce(stage_3.value, 0) as double), 0) as "avg_contract_value",

@@ -135,7 +135,6 @@ select
     member,
     cast(stage_1.value as bigint) as "opportunities",
     cast(coalesce(stage_2.value, 0) as bigint) as "won_opportunities",
-    cast(stage_1.value as double) as "opportunities",
     coalesce(stage_2.value, 0) / nullif(cast(stage_1.value as double), 0) as "hit_rate",
     coalesce(value_total.value, 0) / nullif(cast(coalesce(stage_2.value, 0) as double), 0) as "avg_contract_value",
     cast(coalesce(value_total.value, 0) as double) as "total_sales"

@@ -1,0 +1,1 @@
+"""Dagster assets, one module per domain: landing/raw ingestion, dbt models, KPI validation, publish."""

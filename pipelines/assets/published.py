@@ -1,0 +1,133 @@
+"""Validation of every KPI table (pandera, blocking checks) and the publish of kpi.duckdb."""
+
+
+import dagster as dg
+
+from pipelines.compiler.funnels import funnel_model_name
+from pipelines.compiler.project import FACTORS_MODEL
+from pipelines.ingest.contract import ENTITIES
+from pipelines.ingest.loader import landing_files
+from pipelines.publish import PublishedTable, file_checksums, publish
+from pipelines.spec.loader import Definitions
+from pipelines.validation.kpi_tables import MAX_SAMPLES, ValidationResult, validate_build, validate_one
+
+from .dbt import kpi_asset_key
+from .resources import WarehouseResource
+
+PUBLISHED_KEY = dg.AssetKey(["published", "kpi"])
+
+
+def kpi_tables(defs: Definitions) -> list[str]:
+    return [funnel_model_name(n) for n in defs.funnels] + [FACTORS_MODEL]
+
+
+def published_tables(defs: Definitions) -> list[PublishedTable]:
+    """What analysts get in kpi.duckdb, and where each table comes from in the build database."""
+    tables = [
+        PublishedTable(
+            FACTORS_MODEL,
+            f"SELECT * FROM build.kpis.{FACTORS_MODEL} ORDER BY funnel, grain, period_start, "
+            "dimension, member, position",
+            "One row per funnel factor per grain, period, dimension and member.",
+        )
+    ]
+    for name, funnel in defs.funnels.items():
+        tables.append(
+            PublishedTable(
+                funnel_model_name(name),
+                f"SELECT * FROM build.kpis.{funnel_model_name(name)} "
+                "ORDER BY grain, period_start, dimension, member",
+                (funnel.description or f"Funnel {name}") + " Wide: one row per period and member.",
+            )
+        )
+    tables += [
+        PublishedTable(
+            "reps",
+            "SELECT rep_id, rep_name, team, region, hired_on, left_on FROM build.marts.reps",
+            "The rep directory.",
+        ),
+        PublishedTable(
+            "rejects",
+            "SELECT entity, source_file, source_row, reason FROM build.raw.rejects "
+            "ORDER BY entity, source_file, source_row",
+            "Landing rows that broke the contract and were not loaded, with the reason.",
+        ),
+    ]
+    return tables
+
+
+def result_metadata(result: ValidationResult) -> dict[str, dg.MetadataValue]:
+    metadata = {
+        "rows": dg.MetadataValue.int(result.rows),
+        "failures": dg.MetadataValue.int(len(result.failures)),
+    }
+    if result.failures:
+        metadata["failing_rows_sample"] = dg.MetadataValue.json(result.failures[:MAX_SAMPLES])
+    return metadata
+
+
+def _validation_check(table: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=kpi_asset_key(table),
+        name="pandera_valid",
+        blocking=True,
+        description=f"pandera schema of `{table}` (types, ranges, product identity), run in DuckDB. "
+        "Blocking: a failure stops the publish.",
+    )
+    def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        result = validate_one(warehouse.settings.build_db, warehouse.definitions, table)
+        return dg.AssetCheckResult(
+            passed=result.passed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata=result_metadata(result),
+            description=result.summary(),
+        )
+
+    return check
+
+
+def validation_checks(defs: Definitions) -> list[dg.AssetChecksDefinition]:
+    return [_validation_check(t) for t in kpi_tables(defs)]
+
+
+class ValidationFailed(Exception):
+    pass
+
+
+def publish_asset(defs: Definitions) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=PUBLISHED_KEY,
+        deps=[kpi_asset_key(t) for t in kpi_tables(defs)],
+        group_name="published",
+        kinds={"duckdb"},
+        description="kpi.duckdb, what analysts open: every KPI table, validated, swapped in "
+        "atomically. A failed validation leaves the previous file untouched.",
+    )
+    def published_kpi(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
+        settings = warehouse.settings
+        definitions = warehouse.definitions
+        # Validate again right before the copy: publishing can be run on its own, and nothing
+        # unvalidated may reach analysts.
+        results = validate_build(settings.build_db, definitions)
+        failed = [r for r in results if not r.passed]
+        if failed:
+            raise dg.Failure(
+                description="validation failed, kpi.duckdb left as it was: "
+                + "; ".join(r.summary() for r in failed),
+                metadata={r.table: dg.MetadataValue.json(r.failures[:MAX_SAMPLES]) for r in failed},
+            )
+        files = [p for e in ENTITIES for _, p in landing_files(settings.landing, e)]
+        report = publish(
+            settings.build_db,
+            settings.published_db,
+            published_tables(definitions),
+            run_id=context.run_id,
+            landing_checksums=file_checksums(files, settings.landing),
+        )
+        metadata = {f"rows/{k}": dg.MetadataValue.int(v) for k, v in report.row_counts.items()}
+        metadata["path"] = dg.MetadataValue.path(str(report.path))
+        return dg.MaterializeResult(metadata=metadata)
+
+    return published_kpi

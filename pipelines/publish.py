@@ -1,0 +1,121 @@
+"""Write-audit-publish: copy validated KPI tables into a new file, then atomically replace kpi.duckdb.
+
+Analysts only ever open `kpi.duckdb`. It is written complete under a temporary name beside the
+target, checkpointed (no WAL left), synced to disk, and moved over the old file with `os.replace`:
+a reader sees the old version or the new one, never a mix, and a failed run leaves the old file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from pipelines.db import lit, q, scalar
+from pipelines.ingest.loader import REJECTS_TABLE
+
+PUBLISHED_RUNS = "published_runs"
+
+
+@dataclass(frozen=True)
+class PublishedTable:
+    name: str  # name in kpi.duckdb
+    query: str  # SELECT over the build database, attached as `build`
+    description: str
+
+
+@dataclass(frozen=True)
+class PublishReport:
+    path: Path
+    run_id: str
+    row_counts: dict[str, int]
+
+
+def file_checksums(files: list[Path], root: Path) -> dict[str, str]:
+    out = {}
+    for path in files:
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        out[path.relative_to(root).as_posix()] = digest.hexdigest()
+    return out
+
+
+def publish(
+    build_db: Path,
+    target: Path,
+    tables: list[PublishedTable],
+    *,
+    run_id: str,
+    landing_checksums: dict[str, str],
+) -> PublishReport:
+    """Publish `tables` from the build database into `target` atomically."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{run_id}.tmp")
+    tmp.unlink(missing_ok=True)
+    counts: dict[str, int] = {}
+    try:
+        con = duckdb.connect(str(tmp))
+        try:
+            con.execute(f"ATTACH {lit(str(build_db))} AS build (READ_ONLY)")
+            for table in tables:
+                con.execute(f"CREATE TABLE {q(table.name)} AS {table.query}")
+                con.execute(f"COMMENT ON TABLE {q(table.name)} IS {lit(table.description)}")
+                counts[table.name] = scalar(con, f"SELECT count(*) FROM {q(table.name)}")
+            _record_run(con, target, run_id, landing_checksums, counts)
+            con.execute("DETACH build")
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        _fsync(tmp)
+        os.replace(tmp, target)
+        _fsync(target.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
+        Path(str(tmp) + ".wal").unlink(missing_ok=True)
+    return PublishReport(target, run_id, counts)
+
+
+def _record_run(
+    con: duckdb.DuckDBPyConnection,
+    previous: Path,
+    run_id: str,
+    landing_checksums: dict[str, str],
+    counts: dict[str, int],
+) -> None:
+    con.execute(
+        f"""CREATE TABLE {PUBLISHED_RUNS} (
+            run_id VARCHAR, published_at TIMESTAMPTZ, landing_files JSON, row_counts JSON,
+            rejected_rows BIGINT)"""
+    )
+    con.execute(f"COMMENT ON TABLE {PUBLISHED_RUNS} IS 'One row per publish of this file.'")
+    if previous.exists():
+        con.execute(f"ATTACH {lit(str(previous))} AS previous (READ_ONLY)")
+        has = scalar(
+            con,
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'previous' "
+            "AND table_name = ?",
+            [PUBLISHED_RUNS],
+        )
+        if has:
+            con.execute(f"INSERT INTO {PUBLISHED_RUNS} SELECT * FROM previous.{PUBLISHED_RUNS}")
+        con.execute("DETACH previous")
+    rejected = scalar(con, f"SELECT count(*) FROM build.{REJECTS_TABLE}")
+    con.execute(
+        f"INSERT INTO {PUBLISHED_RUNS} VALUES (?, ?, ?, ?, ?)",
+        [run_id, datetime.now(UTC), json.dumps(landing_checksums), json.dumps(counts), rejected],
+    )
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
