@@ -7,7 +7,6 @@ delivered more than once, and replace `raw.<entity>` in one transaction.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,8 +16,6 @@ from pipelines.ingest.checks import checked_rows_sql
 from pipelines.ingest.contract import ENTITIES, LANDING_SUFFIXES, Entity
 from pipelines.db import lit, q, scalar
 from pipelines.ingest.readers import create_text_table, read_into_text_table
-
-log = logging.getLogger(__name__)
 
 RAW_SCHEMA = "raw"
 REJECTS_TABLE = f"{RAW_SCHEMA}.rejects"
@@ -81,7 +78,6 @@ def load_entity(
     warnings: list[str] = []
     if not files:
         warnings.append(f"no files for {entity_name} under {landing / entity_name}: loaded as empty")
-        log.warning(warnings[-1])
     create_text_table(con, entity)
     rows_read = 0
     for index, (relative, path) in enumerate(files):

@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 RESOLUTIONS = """
@@ -63,8 +65,9 @@ DIMENSIONS = ("all", "team", "rep")
 
 _ID_BAD = r'["\x00-\x1f\x7f-\x9f]'
 _TS_RE = (
-    r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?"
-    r"(Z|[+-]\d{2}(?::\d{2})?)?$"
+    r"^(?P<d>\d{4}-\d{2}-\d{2})[T ](?P<h>\d{2}):(?P<m>\d{2})"
+    r"(?::(?P<s>\d{2})(?:\.(?P<f>\d{1,6}))?)?"
+    r"(?P<tz>Z|(?P<sg>[+-])(?P<oh>\d{2})(?::(?P<om>\d{2}))?)?$"
 )
 _DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
 _NUMBER_RE = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"
@@ -220,6 +223,9 @@ class LoadedLanding:
 # Reading files as text
 # --------------------------------------------------------------------------------------------------
 
+_BOM = b"\xef\xbb\xbf"
+_JSON_WHITESPACE = np.frombuffer(b" \t\r\n", dtype=np.uint8)
+
 
 @dataclass
 class TextFile:
@@ -231,7 +237,7 @@ class TextFile:
 
 
 def _structural(
-    rows: Sequence[int] | pd.Series, reasons: Sequence[str] | pd.Series
+    rows: Sequence[int] | np.ndarray, reasons: Sequence[str] | pd.Series
 ) -> pd.DataFrame:
     """A frame of reader-level rejects."""
     return pd.DataFrame(
@@ -242,11 +248,15 @@ def _structural(
     )
 
 
+def _required_names(entity: Entity) -> list[str]:
+    """Columns a file must have (``closed_at`` too: it is required for won and lost rows)."""
+    names = [c.name for c in entity.columns if c.required]
+    return [*names, "closed_at"] if entity.name == "opportunities" else names
+
+
 def _require_columns(path: Path, entity: Entity, present: set[str]) -> None:
     """Fail the entity when the file lacks a required column."""
-    missing = [c.name for c in entity.columns if c.required and c.name not in present]
-    if entity.name == "opportunities" and "closed_at" not in present:
-        missing.append("closed_at")  # conditionally required: a file cannot omit the column
+    missing = [name for name in _required_names(entity) if name not in present]
     if missing:
         raise LandingFileError(f"{path}: missing required column(s): {', '.join(missing)}")
 
@@ -254,26 +264,79 @@ def _require_columns(path: Path, entity: Entity, present: set[str]) -> None:
 def _text_frame(entity: Entity, columns: dict[str, pd.Series], rows: np.ndarray) -> pd.DataFrame:
     """Assemble a text frame with every contract column (absent optional ones are null)."""
     n = len(rows)
-    data = {
-        name: (
-            pd.Series(columns[name].to_numpy(dtype=object), dtype="str")
-            if name in columns
-            else pd.Series([None] * n, dtype="str")
-        )
-        for name in entity.names
-    }
+    data = {}
+    for name in entity.names:
+        values = columns.get(name)
+        if values is None:
+            data[name] = pd.Series([None] * n, dtype="str")
+        elif values.dtype == "str":
+            data[name] = values.reset_index(drop=True)
+        else:
+            data[name] = pd.Series(values.to_numpy(dtype=object), dtype="str")
     frame = pd.DataFrame(data, index=pd.RangeIndex(n))
     frame["_row"] = np.asarray(rows, dtype="int64")
     return frame
 
 
+def _line_numbers(raw: bytes, *, nonblank: bool) -> np.ndarray:
+    """1-based numbers of the physical lines (split on ``\\n``) of ``raw``; with ``nonblank``
+    only those holding something other than JSON whitespace."""
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    breaks = np.flatnonzero(buf == ord("\n"))
+    starts = np.concatenate([[0], breaks + 1])
+    ends = np.concatenate([breaks, [len(buf)]])
+    if not raw or raw.endswith(b"\n"):  # nothing after the last line break
+        starts, ends = starts[:-1], ends[:-1]
+    if not nonblank:
+        return np.arange(1, len(starts) + 1, dtype="int64")
+    content = np.concatenate([[0], np.cumsum(~np.isin(buf, _JSON_WHITESPACE))])
+    return np.flatnonzero(content[ends] > content[starts]) + 1
+
+
 def _read_csv(path: Path, entity: Entity) -> TextFile:
-    """Read a CSV file; every value stays text, so only empty strings become null later."""
-    raw = path.read_bytes()
+    """Read a CSV file; every value stays text, so only empty strings become null later.
+
+    A fast Arrow read is used when the file is one record per line without blank lines; any other
+    file goes through Python's ``csv`` module, which locates every record's line exactly.
+    """
+    raw = path.read_bytes().removeprefix(_BOM)
+    fast = _read_csv_arrow(path, raw, entity)
+    return fast if fast is not None else _read_csv_python(path, raw, entity)
+
+
+def _read_csv_arrow(path: Path, raw: bytes, entity: Entity) -> TextFile | None:
+    """Arrow CSV read, or None when the file needs the exact (slow) reader."""
     try:
-        text, bad_utf8 = raw.decode("utf-8-sig"), False
+        header = next(csv.reader([raw.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")]))
+    except (UnicodeDecodeError, StopIteration, csv.Error):
+        return None
+    if any(h != h.strip() for h in header) or len(set(header)) != len(header):
+        return None
+    _require_columns(path, entity, set(header))
+    wanted = [name for name in entity.names if name in header]
+    options = pacsv.ConvertOptions(
+        column_types={name: pa.string() for name in wanted},
+        include_columns=wanted,
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+    try:
+        table = pacsv.read_csv(io.BytesIO(raw), convert_options=options)
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+    lines = _line_numbers(raw, nonblank=False)
+    if table.num_rows != len(lines) - 1:  # blank lines, quoted line breaks, \r line ends
+        return None
+    columns = {name: table.column(name).to_pandas() for name in wanted}
+    return TextFile(_text_frame(entity, columns, lines[1:]), _structural([], []))
+
+
+def _read_csv_python(path: Path, raw: bytes, entity: Entity) -> TextFile:
+    """Exact CSV read: line numbers of multi-line records, ragged rows and invalid UTF-8."""
+    try:
+        text, bad_utf8 = raw.decode("utf-8"), False
     except UnicodeDecodeError:
-        text, bad_utf8 = raw.decode("utf-8-sig", errors="surrogateescape"), True
+        text, bad_utf8 = raw.decode("utf-8", errors="surrogateescape"), True
     try:
         records = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
@@ -287,24 +350,21 @@ def _read_csv(path: Path, entity: Entity) -> TextFile:
     n_fields = pd.Series(records[1:], dtype=object).map(len).to_numpy(dtype="int64")
     line = _csv_start_lines(records[0], body, '"' in text)
     blank = n_fields == 0
-    bad = ~blank & (n_fields != len(header))
-    reasons = pd.Series(
-        [f"CSV line has {k} fields, expected {len(header)}" for k in n_fields[bad]], dtype=object
-    )
-    if bad_utf8 and len(body.columns):
+    ragged = ~blank & (n_fields != len(header))
+    utf8 = np.zeros(len(body), dtype=bool)
+    if bad_utf8:
         has_surrogate = body.apply(
             lambda s: s.astype(object).str.contains(_SURROGATE, regex=True, na=False)
-        ).any(axis=1)
-        utf8 = has_surrogate.to_numpy() & ~bad & ~blank
-        reasons = pd.concat([reasons, pd.Series(["invalid UTF-8"] * int(utf8.sum()))])
-        bad_rows = np.concatenate([line[bad], line[utf8]])
-        bad = bad | utf8
-    else:
-        bad_rows = line[bad]
-    keep = ~blank & ~bad
+        )
+        utf8 = has_surrogate.any(axis=1).to_numpy() & ~ragged & ~blank
+    reasons = [f"CSV line has {k} fields, expected {len(header)}" for k in n_fields[ragged]]
+    rejects = _structural(
+        np.concatenate([line[ragged], line[utf8]]), reasons + ["invalid UTF-8"] * int(utf8.sum())
+    )
+    keep = ~blank & ~ragged & ~utf8
     first = {name: header.index(name) for name in entity.names if name in header}
     columns = {name: body[pos][keep] for name, pos in first.items()}
-    return TextFile(_text_frame(entity, columns, line[keep]), _structural(bad_rows, reasons))
+    return TextFile(_text_frame(entity, columns, line[keep]), rejects)
 
 
 def _csv_start_lines(header: list[str], body: pd.DataFrame, may_span: bool) -> np.ndarray:
@@ -319,11 +379,56 @@ def _csv_start_lines(header: list[str], body: pd.DataFrame, may_span: bool) -> n
     return 1 + header_lines + np.cumsum(spans) - spans
 
 
+def _read_jsonl(path: Path, entity: Entity) -> TextFile:
+    """Read a JSON-lines file: one object per line; other lines are rejected.
+
+    A fast Arrow read is used when every line is an object of strings and nulls; any other file
+    is parsed line by line.
+    """
+    raw = path.read_bytes().removeprefix(_BOM)
+    lines = _line_numbers(raw, nonblank=True)
+    fast = _read_jsonl_arrow(raw, entity, lines)
+    return fast if fast is not None else _read_jsonl_python(path, raw, entity, lines)
+
+
+def _read_jsonl_arrow(raw: bytes, entity: Entity, lines: np.ndarray) -> TextFile | None:
+    """Arrow JSON read, or None when the file needs the line-by-line reader."""
+    schema = pa.schema([(name, pa.string()) for name in entity.names])
+    options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    try:
+        table = pajson.read_json(io.BytesIO(raw), parse_options=options)
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+    if table.num_rows != len(lines) or table.num_rows == 0:
+        return None
+    # An all-null required column may be an absent key: let the exact reader decide.
+    if any(table.column(n).null_count == table.num_rows for n in _required_names(entity)):
+        return None
+    columns = {name: table.column(name).to_pandas() for name in entity.names}
+    return TextFile(_text_frame(entity, columns, lines), _structural([], []))
+
+
+def _read_jsonl_python(path: Path, raw: bytes, entity: Entity, lines: np.ndarray) -> TextFile:
+    """Parse each non-blank line on its own; reject lines that are not JSON objects."""
+    chunks = np.asarray(raw.split(b"\n"), dtype=object)[lines - 1]
+    parsed = pd.Series([_json_object(chunk) for chunk in chunks], dtype=object)
+    is_obj = parsed.map(lambda v: isinstance(v, dict)).to_numpy(dtype=bool)
+    rejects = _structural(lines[~is_obj], parsed[~is_obj])
+    objects = list(parsed[is_obj])
+    if not objects:
+        return TextFile(_text_frame(entity, {}, lines[is_obj]), rejects)
+    frame = pd.DataFrame(objects, dtype=object)
+    _require_columns(path, entity, set(frame.columns))
+    columns = {name: frame[name].map(_json_text) for name in entity.names if name in frame.columns}
+    return TextFile(_text_frame(entity, columns, lines[is_obj]), rejects)
+
+
 def _json_object(line: bytes) -> dict | str:
     """Parse one JSON line; return the object, or the reason it is rejected."""
     try:
         obj = json.loads(line.decode("utf-8"), parse_constant=_reject_constant)
-    except UnicodeDecodeError:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")  # lone surrogate escapes
+    except UnicodeError:
         return "invalid UTF-8"
     except ValueError:
         return "not valid JSON"
@@ -342,24 +447,6 @@ def _json_text(value: object) -> str | None:
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False)
-
-
-def _read_jsonl(path: Path, entity: Entity) -> TextFile:
-    """Read a JSON-lines file: one object per line; other lines are rejected."""
-    lines = path.read_bytes().removeprefix(b"\xef\xbb\xbf").split(b"\n")
-    numbers = np.arange(1, len(lines) + 1, dtype="int64")
-    nonblank = np.array([bool(x.strip()) for x in lines], dtype=bool)
-    parsed = pd.Series([_json_object(x) for x in np.asarray(lines, dtype=object)[nonblank]])
-    numbers = numbers[nonblank]
-    is_obj = parsed.map(lambda v: isinstance(v, dict)).to_numpy(dtype=bool)
-    rejects = _structural(numbers[~is_obj], parsed[~is_obj])
-    objects = list(parsed[is_obj])
-    if not objects:
-        return TextFile(_text_frame(entity, {}, numbers[is_obj]), rejects)
-    frame = pd.DataFrame(objects, dtype=object)
-    _require_columns(path, entity, set(frame.columns))
-    columns = {name: frame[name].map(_json_text) for name in entity.names if name in frame.columns}
-    return TextFile(_text_frame(entity, columns, numbers[is_obj]), rejects)
 
 
 def _arrow_text(column: pa.ChunkedArray) -> pd.Series:
@@ -427,28 +514,49 @@ def _trim(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     return out
 
 
+def _arrow_strings(text: pd.Series) -> pa.Array:
+    """A text Series as an Arrow string array (nulls kept)."""
+    return pa.array(text.astype("str"), from_pandas=True).cast(pa.string())
+
+
 def parse_timestamps(text: pd.Series, reporting_timezone: str) -> pd.Series:
     """Parse contract timestamps to UTC; NaT where the text is not a valid timestamp.
 
     Without an offset the wall-clock time is read in ``reporting_timezone``.
     """
-    parts = text.str.extract(_TS_RE)
-    seconds = parts[3].fillna("00")
-    fraction = parts[4].fillna("").str.ljust(6, "0")
-    normal = parts[0] + " " + parts[1] + ":" + parts[2] + ":" + seconds + "." + fraction
-    naive = pd.to_datetime(normal, format="%Y-%m-%d %H:%M:%S.%f", errors="coerce")
-    naive = naive.astype("datetime64[us]").where(seconds.astype(object) <= "59")
-    offset = parts[5]
-    sign = np.where(offset.str.startswith("-").fillna(False), -1, 1)
-    hours = pd.to_numeric(offset.str.slice(1, 3), errors="coerce").fillna(0)
-    minutes = pd.to_numeric(offset.str.slice(4, 6), errors="coerce").fillna(0)
-    naive = naive.where((hours <= 23) & (minutes <= 59))
+    parts = pc.extract_regex(_arrow_strings(text), _TS_RE)  # null where the format does not match
+
+    def part(name: str) -> pa.Array:
+        return pc.struct_field(parts, name)
+
+    seconds = pc.if_else(pc.equal(part("s"), ""), "00", part("s"))
+    fraction = pc.utf8_rpad(part("f"), 6, "0")
+    normal = pc.binary_join_element_wise(
+        part("d"), " ", part("h"), ":", part("m"), ":", seconds, ".", fraction, ""
+    )
+    naive = pd.to_datetime(
+        pd.Series(normal.to_pandas(), index=text.index),
+        format="%Y-%m-%d %H:%M:%S.%f",
+        errors="coerce",
+    ).astype("datetime64[us]")
+    has_offset = pc.not_equal(part("tz"), "").to_numpy(zero_copy_only=False)
+    hours = _int_part(part("oh"))
+    minutes = _int_part(part("om"))
+    in_range = pc.less_equal(seconds, "59").to_numpy(zero_copy_only=False)
+    naive = naive.where(in_range & (hours <= 23) & (minutes <= 59))
+    sign = np.where(pc.equal(part("sg"), "-").to_numpy(zero_copy_only=False), -1, 1)
     shift = pd.to_timedelta(sign * (hours * 60 + minutes), unit="min")
-    from_offset = (naive - shift).dt.tz_localize("UTC")
+    from_offset = (naive - shift.to_numpy()).dt.tz_localize("UTC")
     local = naive.dt.tz_localize(
         reporting_timezone, ambiguous=np.ones(len(naive), dtype=bool), nonexistent="shift_forward"
     ).dt.tz_convert("UTC")
-    return from_offset.where(offset.notna(), local).astype("datetime64[us, UTC]")
+    return from_offset.where(has_offset, local).astype("datetime64[us, UTC]")
+
+
+def _int_part(values: pa.Array) -> np.ndarray:
+    """Digits of an optional regex group as integers (0 when absent)."""
+    digits = pc.if_else(pc.equal(values, ""), "0", values).fill_null("0")
+    return pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False)
 
 
 def parse_dates(text: pd.Series) -> pd.Series:
@@ -473,10 +581,18 @@ class Checked:
     reasons: pd.Series
 
 
-def _add_reason(reasons: pd.Series, mask: pd.Series | np.ndarray, text: str) -> pd.Series:
-    """Append ``text`` to the reasons of the rows in ``mask``."""
-    mask = np.asarray(mask, dtype=bool)
-    return reasons + np.where(mask, f"; {text}", "").astype(object)
+def _reasons(problems: list[tuple[np.ndarray, str]], n: int) -> pd.Series:
+    """Per row, every reason that applies, joined with '; ' ('' for a good row)."""
+    any_bad = np.zeros(n, dtype=bool)
+    for mask, _ in problems:
+        any_bad |= mask
+    bad_rows = np.flatnonzero(any_bad)
+    joined = pd.Series("", index=bad_rows, dtype=object)
+    for mask, text in problems:
+        joined = joined + np.where(mask[bad_rows], f"; {text}", "").astype(object)
+    reasons = np.full(n, "", dtype=object)
+    reasons[bad_rows] = joined.str.removeprefix("; ").to_numpy(dtype=object)
+    return pd.Series(reasons, dtype=object)
 
 
 def _check_column(
@@ -522,29 +638,26 @@ def _check_column(
 def _check_closed_at(typed: pd.DataFrame) -> tuple[np.ndarray, str]:
     """Won and lost opportunities need ``closed_at``."""
     closed = typed["status"].isin(["won", "lost"]).to_numpy()
-    return closed & typed[
-        "closed_at"
-    ].isna().to_numpy(), "closed_at: required when status is won or lost"
+    missing = typed["closed_at"].isna().to_numpy()
+    return closed & missing, "closed_at: required when status is won or lost"
 
 
 def check_values(
     entity: Entity, text: pd.DataFrame, reporting_timezone: str, now: pd.Timestamp
 ) -> Checked:
     """Apply the value rules of the contract to a text frame of one entity."""
-    trimmed = _trim(text, entity.names)
+    trimmed = _trim(text, entity.names).reset_index(drop=True)
     horizon = now + pd.Timedelta(days=1)
     typed = pd.DataFrame(index=trimmed.index)
-    reasons = pd.Series("", index=trimmed.index, dtype=object)
+    problems: list[tuple[np.ndarray, str]] = []
     for column in entity.columns:
-        typed[column.name], problems = _check_column(
+        typed[column.name], found = _check_column(
             column, trimmed[column.name], reporting_timezone, horizon
         )
-        for mask, reason in problems:
-            reasons = _add_reason(reasons, mask, reason)
+        problems += found
     if entity.name == "opportunities":
-        mask, reason = _check_closed_at(typed)
-        reasons = _add_reason(reasons, mask, reason)
-    return Checked(typed, reasons.str.removeprefix("; "))
+        problems.append(_check_closed_at(typed))
+    return Checked(typed, _reasons(problems, len(trimmed)))
 
 
 # --------------------------------------------------------------------------------------------------

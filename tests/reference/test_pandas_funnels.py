@@ -197,8 +197,9 @@ def test_week_starts_monday_across_month_boundary(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------------------
 
 
-def _opportunity(oid: str, rep: str, source: str, closed: str | None, status: str, amount: float,
-                 updated: str) -> dict:  # fmt: skip
+def _opportunity(
+    oid: str, rep: str, source: str, closed: str | None, status: str, amount: float, updated: str
+) -> dict:
     """A JSON opportunity record."""
     return {
         "opportunity_id": oid,
@@ -232,14 +233,17 @@ def test_opportunity_snapshots_latest_update_wins(tmp_path: Path) -> None:
         tmp_path / "opportunities" / "2025-03-20.jsonl",
         [
             # O1 first seen open, now won (later updated_at) -> won, 1000
-            _opportunity("O1", "R1", "outbound", "2025-03-20T10:00:00Z", "won", 1000,
-                         "2025-03-20T10:00:00Z"),  # fmt: skip
+            _opportunity(
+                "O1", "R1", "outbound", "2025-03-20T10:00:00Z", "won", 1000, "2025-03-20T10:00:00Z"
+            ),
             # O2 re-sent with an OLDER updated_at -> the won version (2000) stays
-            _opportunity("O2", "R1", "inbound", "2025-03-05T09:00:00Z", "lost", 0,
-                         "2025-03-05T09:00:00Z"),  # fmt: skip
+            _opportunity(
+                "O2", "R1", "inbound", "2025-03-05T09:00:00Z", "lost", 0, "2025-03-05T09:00:00Z"
+            ),
             # O3 same updated_at as the lost version -> tie, later delivery wins: won, 500
-            _opportunity("O3", "R2", "outbound", "2025-03-15T09:00:00Z", "won", 500,
-                         "2025-03-15T09:00:00Z"),  # fmt: skip
+            _opportunity(
+                "O3", "R2", "outbound", "2025-03-15T09:00:00Z", "won", 500, "2025-03-15T09:00:00Z"
+            ),
         ],
     )
     write_jsonl(
@@ -311,7 +315,12 @@ def test_redeliveries_and_rejects_in_csv_jsonl_and_parquet(tmp_path: Path) -> No
                 "outcome": "no_answer",
             },
             "[1, 2]",  # line 3: not a JSON object
-            {**call, "call_id": "C4", "started_at": "2025-03-04T09:00:00Z", "direction": "sideways"},
+            {
+                **call,
+                "call_id": "C4",
+                "started_at": "2025-03-04T09:00:00Z",
+                "direction": "sideways",
+            },
             "",  # line 5: blank, skipped
             {**call, "call_id": "C9", "started_at": None},  # line 6: required value missing
         ],
@@ -465,14 +474,34 @@ def test_inbound_distinct_visitors_all_dimension_only(tmp_path: Path) -> None:
     write_jsonl(
         tmp_path / "web_visits" / "v.jsonl",
         [
-            {**visit, "visit_id": "V1", "visitor_id": "A", "visited_at": "2025-03-03T10:00:00Z",
-             "channel": "Organic"},  # fmt: skip
-            {**visit, "visit_id": "V2", "visitor_id": "A", "visited_at": "2025-03-03T15:00:00Z",
-             "channel": "paid"},  # fmt: skip
-            {**visit, "visit_id": "V3", "visitor_id": "B", "visited_at": "2025-03-03T16:00:00Z",
-             "channel": "direct"},  # fmt: skip
-            {**visit, "visit_id": "V4", "visitor_id": "A", "visited_at": "2025-03-04T10:00:00Z",
-             "channel": "email"},  # fmt: skip
+            {
+                **visit,
+                "visit_id": "V1",
+                "visitor_id": "A",
+                "visited_at": "2025-03-03T10:00:00Z",
+                "channel": "Organic",
+            },
+            {
+                **visit,
+                "visit_id": "V2",
+                "visitor_id": "A",
+                "visited_at": "2025-03-03T15:00:00Z",
+                "channel": "paid",
+            },
+            {
+                **visit,
+                "visit_id": "V3",
+                "visitor_id": "B",
+                "visited_at": "2025-03-03T16:00:00Z",
+                "channel": "direct",
+            },
+            {
+                **visit,
+                "visit_id": "V4",
+                "visitor_id": "A",
+                "visited_at": "2025-03-04T10:00:00Z",
+                "channel": "email",
+            },
         ],
     )
     write_lines(

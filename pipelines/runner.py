@@ -1,0 +1,140 @@
+"""Run the asset graph in process, exactly as Dagster would, and summarise what happened.
+
+`kpi run` is not a second code path: it builds the same `Definitions` as `definitions.py` and
+executes the implicit asset job with the in-process executor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.settings import Settings
+
+DAGSTER_YAML = "telemetry:\n  enabled: false\n"
+
+
+class RunFailed(Exception):
+    pass
+
+
+@dataclass
+class RunSummary:
+    settings: Settings
+    loads: dict[str, dict[str, int]] = field(default_factory=dict)
+    checks: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    published: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = [f"Loaded from {self.settings.landing}"]
+        header = f"  {'entity':<15}{'files':>7}{'rows read':>12}{'loaded':>10}{'rejected':>10}{'duplicates':>12}"
+        lines.append(header)
+        for entity, m in self.loads.items():
+            lines.append(
+                f"  {entity:<15}{m.get('files', 0):>7}{m.get('rows_read', 0):>12,}"
+                f"{m.get('rows_loaded', 0):>10,}{m.get('rows_rejected', 0):>10,}"
+                f"{m.get('duplicates', 0):>12,}"
+            )
+        lines += [f"  warning: {w}" for w in self.warnings]
+        if self.checks:
+            passed = sum(1 for ok, _ in self.checks.values() if ok)
+            lines.append(f"Checks: {passed} of {len(self.checks)} passed")
+            lines += [f"  FAILED {name}: {text}" for name, (ok, text) in self.checks.items() if not ok]
+        lines.append(f"Published {self.settings.published_db}")
+        lines += [f"  {table:<20}{rows:>12,} rows" for table, rows in self.published.items()]
+        rejected = sum(m.get("rows_rejected", 0) for m in self.loads.values())
+        if rejected:
+            lines.append(f"{rejected:,} rejected rows with reasons: table `rejects` in kpi.duckdb")
+        return "\n".join(lines)
+
+
+def dagster_instance(settings: Settings) -> dg.DagsterInstance:
+    """The persistent Dagster instance under the warehouse (shared with `make ui`)."""
+    home = Path(os.environ.get("DAGSTER_HOME", settings.warehouse / "dagster_home"))
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return dg.DagsterInstance.get()
+
+
+def run_pipeline(settings: Settings, *, quiet: bool = True) -> RunSummary:
+    from pipelines.definitions import build_definitions
+
+    os.environ.update(settings.env())
+    settings.warehouse.mkdir(parents=True, exist_ok=True)
+    defs = build_definitions(settings)
+    job = defs.resolve_implicit_global_asset_job_def()
+    level = "ERROR" if quiet else "INFO"
+    log_path = settings.warehouse / "logs" / "last_run.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with dagster_instance(settings) as instance, _dbt_output(log_path, quiet):
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": level}}}},
+        )
+    summary = _summarise(settings, result)
+    if not result.success:
+        failures = [
+            f"  {event.step_key}: {_failure_text(event)}"
+            for event in result.all_events
+            if event.event_type == dg.DagsterEventType.STEP_FAILURE
+        ]
+        raise RunFailed(
+            "run failed; kpi.duckdb was left as it was.\n" + "\n".join(failures) + "\n\n" + str(summary)
+        )
+    return summary
+
+
+@contextlib.contextmanager
+def _dbt_output(log_path: Path, quiet: bool):
+    """dagster-dbt echoes every dbt event to stdout: keep it in a log file unless asked."""
+    if not quiet:
+        yield
+        return
+    with log_path.open("w", encoding="utf-8") as fh, contextlib.redirect_stdout(fh):
+        yield
+
+
+def _failure_text(event: dg.DagsterEvent) -> str:
+    data = event.step_failure_data
+    if data is None:
+        return "failed"
+    if data.user_failure_data and data.user_failure_data.description:
+        return data.user_failure_data.description
+    error = data.error
+    while error is not None and error.cause is not None and "Error occurred while" in error.message:
+        error = error.cause
+    return (error.message.strip() if error else "failed").splitlines()[0]
+
+
+def _summarise(settings: Settings, result: dg.ExecuteInProcessResult) -> RunSummary:
+    summary = RunSummary(settings)
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        if mat is None:
+            continue
+        path = mat.asset_key.path
+        meta = {k: v.value for k, v in mat.metadata.items()}
+        if path[0] == "raw":
+            summary.loads[path[1]] = {k: v for k, v in meta.items() if isinstance(v, int)}
+            if "warnings" in meta:
+                summary.warnings += [w.removeprefix("- ") for w in str(meta["warnings"]).splitlines()]
+        elif path == ["published", "kpi"]:
+            summary.published = {
+                k.removeprefix("rows/"): v for k, v in meta.items() if k.startswith("rows/")
+            }
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            key = evaluation.asset_check_key
+            name = f"{'/'.join(key.asset_key.path)}:{key.name}"
+            summary.checks[name] = (evaluation.passed, evaluation.description or "")
+    return summary
