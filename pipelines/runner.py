@@ -45,6 +45,9 @@ class RunSummary:
             passed = sum(1 for ok, _ in self.checks.values() if ok)
             lines.append(f"Checks: {passed} of {len(self.checks)} passed")
             lines += [f"  FAILED {name}: {text}" for name, (ok, text) in self.checks.items() if not ok]
+        if not self.published:
+            lines.append(f"Not published: {self.settings.published_db} is unchanged")
+            return "\n".join(lines)
         lines.append(f"Published {self.settings.published_db}")
         lines += [f"  {table:<20}{rows:>12,} rows" for table, rows in self.published.items()]
         rejected = sum(m.get("rows_rejected", 0) for m in self.loads.values())
@@ -71,7 +74,7 @@ def run_pipeline(settings: Settings, *, quiet: bool = True) -> RunSummary:
     settings.warehouse.mkdir(parents=True, exist_ok=True)
     defs = build_definitions(settings)
     job = defs.resolve_implicit_global_asset_job_def()
-    level = "ERROR" if quiet else "INFO"
+    level = "CRITICAL" if quiet else "INFO"
     log_path = settings.warehouse / "logs" / "last_run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with dagster_instance(settings) as instance, _dbt_output(log_path, quiet):

@@ -15,29 +15,20 @@ Funnel model, per rep and working day:
 * web visits (every day) may end in a meeting request -> inbound meeting with ``visitor_id``;
 * meetings are held / no-show / cancelled; held ones may become opportunities that close won or
   lost 2-120 days later (some stall and stay open).
+
+The simulation produces numeric column arrays (``Raw``); ``frames.py`` turns them into text.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from .columns import Frame, constant, labels, numbers, optional, padded_ids, timestamps
-from .names import (
-    CAMPAIGN_WEIGHTS,
-    CAMPAIGNS,
-    CHANNEL_SHARE,
-    CHANNELS,
-    LANDING_PAGES,
-    MEETING_REQUEST_P,
-    PAGE_WEIGHTS,
-)
+from .names import CAMPAIGN_WEIGHTS, CHANNEL_SHARE, CHANNELS, MEETING_REQUEST_P, PAGE_WEIGHTS
 from .roster import Roster, scale_key, seed_key
 from .timekeeping import (
     DAY_S,
@@ -51,16 +42,14 @@ from .timekeeping import (
     working_day_calendar,
 )
 
+Raw = dict[str, np.ndarray]
+
 STREAM_PRESENCE, STREAM_CALLS, STREAM_EMAILS, STREAM_VISITS = 10, 11, 12, 13
 STREAM_REFERRALS, STREAM_MEETINGS = 14, 15
 
-DIRECTIONS = ("outbound", "inbound")
-OUTCOMES = ("connected", "no_answer", "voicemail", "busy", "failed")
-CONNECTED, NO_ANSWER, VOICEMAIL = 0, 1, 2
-SOURCES = ("outbound", "inbound", "referral", "other")
-OUTBOUND, INBOUND, REFERRAL, OTHER = 0, 1, 2, 3
-STATUSES = ("scheduled", "held", "no_show", "cancelled")
-SCHEDULED, HELD, NO_SHOW, CANCELLED = 0, 1, 2, 3
+CONNECTED, NO_ANSWER, VOICEMAIL = 0, 1, 2  # indexes into frames.OUTCOMES
+OUTBOUND, INBOUND, REFERRAL, OTHER = 0, 1, 2, 3  # indexes into frames.SOURCES
+SCHEDULED, HELD, NO_SHOW, CANCELLED = 0, 1, 2, 3  # indexes into frames.MEETING_STATUSES
 
 ABSENCE_P = 0.03
 INBOUND_CALL_P = 0.04
@@ -72,7 +61,6 @@ VISITORS_AT_SCALE_1 = 2_500_000
 CONTACTS_PER_ACCOUNT = 6
 OPPORTUNITY_P = (0.22, 0.36, 0.45, 0.30)  # by meeting source, for held meetings
 WIN_P = (0.20, 0.28, 0.38, 0.24)  # by source; top performers add their win bonus
-ID_WIDTH = 6
 
 # Time-of-day intensity as (from hour, to hour, weight), Oslo wall clock.
 _CALL_HOURS = ((7.5, 8, 0.3), (8, 11.5, 1), (11.5, 12.5, 0.45), (12.5, 16, 1), (16, 16.5, 0.6),
@@ -125,47 +113,11 @@ class Presence:
 
 
 @dataclass(frozen=True)
-class MeetingSeeds:
-    """Meetings booked on a day, before statuses and ids are drawn."""
-
-    rep: np.ndarray
-    booked_utc: np.ndarray
-    scheduled_day: np.ndarray  # datetime64[D]
-    slot_s: np.ndarray  # local seconds after midnight
-    source: np.ndarray
-    account: np.ndarray  # -1 = unknown
-    visitor: pa.Array  # "" = none
-
-
-@dataclass(frozen=True)
-class OpportunityBatch:
-    """Opportunities (as they end up by the end of the range) created from meetings."""
-
-    opportunity_id: pa.Array
-    rep: np.ndarray
-    account_id: pa.Array
-    meeting_id: pa.Array
-    source: np.ndarray
-    created_utc: np.ndarray
-    closed_utc: np.ndarray  # planned close; open while it lies after the snapshot
-    won: np.ndarray
-    estimate: np.ndarray  # amount while open (and for lost deals)
-    amount: np.ndarray  # contract value when won
-    cadence_s: np.ndarray  # open opportunities are touched every cadence
-
-    def __len__(self) -> int:
-        return len(self.rep)
-
-    def take(self, index: np.ndarray) -> OpportunityBatch:
-        return OpportunityBatch(**{f.name: _take(getattr(self, f.name), index) for f in fields(self)})
-
-
-@dataclass(frozen=True)
 class DayActivity:
-    """The delivery frames of one day plus the opportunities its meetings start."""
+    """One day's rows per entity (numeric) plus the opportunities its meetings start."""
 
-    frames: dict[str, Frame]
-    opportunities: OpportunityBatch
+    raws: dict[str, Raw]
+    opportunities: Raw
 
 
 def simulate_day(ctx: SimContext, day: dt.date) -> DayActivity:
@@ -176,40 +128,34 @@ def simulate_day(ctx: SimContext, day: dt.date) -> DayActivity:
     visits, inbound = simulate_visits(ctx, day, presence)
     referrals = simulate_referrals(ctx, day, presence)
     meetings, opportunities = build_meetings(ctx, day, [outbound, inbound, referrals])
-    frames = {"web_visits": visits, "calls": calls, "emails": emails, "meetings": meetings}
-    return DayActivity(frames=frames, opportunities=opportunities)
+    raws = {"web_visits": visits, "calls": calls, "emails": emails, "meetings": meetings}
+    return DayActivity(raws=raws, opportunities=opportunities)
 
 
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _take(values: np.ndarray | pa.Array, index: np.ndarray) -> np.ndarray | pa.Array:
-    if isinstance(values, pa.Array):
-        return values.take(pa.array(index, pa.int64()))
-    return values[index]
+def raw_length(raw: Raw) -> int:
+    """Rows in a raw table."""
+    return len(next(iter(raw.values())))
 
 
-def concat_batches(batches: Sequence[OpportunityBatch]) -> OpportunityBatch:
-    """One batch holding the rows of several."""
-    merged = {}
-    for f in fields(OpportunityBatch):
-        parts = [getattr(b, f.name) for b in batches]
-        if isinstance(parts[0], pa.Array):
-            merged[f.name] = pa.concat_arrays(parts)
-        else:
-            merged[f.name] = np.concatenate(parts)
-    return OpportunityBatch(**merged)
+def take_raw(raw: Raw, index: np.ndarray) -> Raw:
+    """The given rows of a raw table."""
+    return {name: values[index] for name, values in raw.items()}
 
 
-def _concat_seeds(seeds: Sequence[MeetingSeeds]) -> MeetingSeeds:
-    merged = {}
-    for f in fields(MeetingSeeds):
-        parts = [getattr(s, f.name) for s in seeds]
-        if isinstance(parts[0], pa.Array):
-            merged[f.name] = pa.concat_arrays(parts)
-        else:
-            merged[f.name] = np.concatenate(parts)
-    return MeetingSeeds(**merged)
+def concat_raws(raws: Sequence[Raw]) -> Raw:
+    """The rows of several raw tables with the same columns."""
+    return {name: np.concatenate([r[name] for r in raws]) for name in raws[0]}
+
+
+def _day_columns(day: dt.date, n: int) -> Raw:
+    """``day`` (YYYYMMDD) and ``seq`` (1..n): the parts of the rows' ids."""
+    return {
+        "day": np.full(n, day.year * 10_000 + day.month * 100 + day.day, dtype=np.int64),
+        "seq": np.arange(1, n + 1, dtype=np.int64),
+    }
 
 
 def _hours_cdf(spans: Sequence[tuple[float, float, float]]) -> np.ndarray:
@@ -259,20 +205,8 @@ def _team_accounts(ctx: SimContext, rep: np.ndarray, rng: np.random.Generator) -
     return ctx.roster.team_index[rep] + n_teams * rng.integers(0, per_team, len(rep))
 
 
-def _account_ids(account: np.ndarray) -> pa.Array:
-    return optional(padded_ids("AC-", np.maximum(account, 0), 5), account >= 0)
-
-
-def _rep_ids(ctx: SimContext, rep: np.ndarray) -> pa.Array:
-    return labels(ctx.roster.rep_id, rep)
-
-
-def _day_prefix(letter: str, day: dt.date) -> str:
-    return f"{letter}{day:%Y%m%d}-"
-
-
-def _sequence_ids(letter: str, day: dt.date, n: int) -> pa.Array:
-    return padded_ids(_day_prefix(letter, day), np.arange(1, n + 1), ID_WIDTH)
+def _contacts(account: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return account * CONTACTS_PER_ACCOUNT + rng.integers(0, CONTACTS_PER_ACCOUNT, len(account))
 
 
 def _workload(day: dt.date) -> float:
@@ -297,17 +231,35 @@ def _traffic(day: dt.date) -> float:
     return factor
 
 
-def _empty_seeds() -> MeetingSeeds:
-    empty = np.zeros(0, dtype=np.int64)
-    return MeetingSeeds(
-        rep=empty,
-        booked_utc=empty,
-        scheduled_day=np.zeros(0, dtype="datetime64[D]"),
-        slot_s=empty,
-        source=empty,
-        account=empty,
-        visitor=pa.array([], pa.string()),
+def _scheduled_local(
+    ctx: SimContext, day: dt.date, working_days: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Meeting times (local): ``working_days`` working days after ``day``, at a half-hour slot."""
+    meeting_day = np.busday_offset(
+        np.datetime64(day), working_days, roll="forward", busdaycal=ctx.busdays
     )
+    return meeting_day.astype(np.int64) * DAY_S + _slots(len(working_days), rng)
+
+
+def _meeting_seeds(
+    rep: np.ndarray,
+    booked_utc: np.ndarray,
+    scheduled_local: np.ndarray,
+    source: np.ndarray | int,
+    account: np.ndarray,
+    visitor: np.ndarray | None = None,
+) -> Raw:
+    """Meetings booked on a day, before statuses and ids are drawn."""
+    n = len(rep)
+    return {
+        "rep": rep,
+        "booked_utc": booked_utc,
+        "scheduled_local": scheduled_local,
+        "scheduled_utc": local_to_utc(scheduled_local),
+        "source": np.broadcast_to(np.asarray(source, dtype=np.int64), (n,)).copy(),
+        "account": account,
+        "visitor": np.full(n, -1, dtype=np.int64) if visitor is None else visitor,
+    }
 
 
 # --- reps ---------------------------------------------------------------------------------------
@@ -343,11 +295,10 @@ def _call_durations(outcome: np.ndarray, rng: np.random.Generator) -> np.ndarray
     return np.where(outcome == CONNECTED, talk, np.where(outcome == VOICEMAIL, message, 0))
 
 
-def simulate_calls(ctx: SimContext, day: dt.date, presence: Presence) -> tuple[Frame, MeetingSeeds]:
+def simulate_calls(ctx: SimContext, day: dt.date, presence: Presence) -> tuple[Raw, Raw]:
     """The day's calls, and the meetings booked on connected outbound calls."""
     roster, rng = ctx.roster, ctx.rng(day, STREAM_CALLS)
-    counts = rng.poisson(roster.call_rate * presence.intensity)
-    rep = np.repeat(np.arange(roster.size), counts)
+    rep = np.repeat(np.arange(roster.size), rng.poisson(roster.call_rate * presence.intensity))
     n = len(rep)
     utc = local_to_utc(day_start(day) + _times_of_day("calls", n, rng))
     order = np.lexsort((rep, utc))
@@ -356,72 +307,60 @@ def simulate_calls(ctx: SimContext, day: dt.date, presence: Presence) -> tuple[F
     outcome = _call_outcomes(inbound, roster.connect_p[rep], rng)
     duration = _call_durations(outcome, rng)
     account = _team_accounts(ctx, rep, rng)
-    contact = account * CONTACTS_PER_ACCOUNT + rng.integers(0, CONTACTS_PER_ACCOUNT, n)
-    has_account, has_contact = rng.random(n) < 0.85, rng.random(n) < 0.9
-    frame: Frame = {
-        "call_id": _sequence_ids("C", day, n),
-        "rep_id": _rep_ids(ctx, rep),
-        "started_at": timestamps(utc, rng.random(n) < 0.2),
-        "duration_seconds": numbers(duration),
-        "direction": labels(DIRECTIONS, inbound.astype(np.int64)),
-        "outcome": labels(OUTCOMES, outcome),
-        "contact_id": optional(padded_ids("CT-", contact, 6), has_contact),
-        "account_id": optional(padded_ids("AC-", account, 5), has_account),
+    calls = {
+        **_day_columns(day, n),
+        "rep": rep,
+        "utc": utc,
+        "as_utc": rng.random(n) < 0.2,
+        "duration": duration,
+        "inbound": inbound,
+        "outcome": outcome,
+        "contact": np.where(rng.random(n) < 0.9, _contacts(account, rng), -1),
+        "account": np.where(rng.random(n) < 0.85, account, -1),
     }
     books = ~inbound & (outcome == CONNECTED) & (rng.random(n) < roster.meeting_p[rep])
-    k = int(books.sum())
-    seeds = MeetingSeeds(
+    seeds = _meeting_seeds(
         rep=rep[books],
         booked_utc=(utc + duration)[books],
-        scheduled_day=np.busday_offset(
-            np.datetime64(day), rng.integers(1, 11, k), roll="forward", busdaycal=ctx.busdays
-        ),
-        slot_s=_slots(k, rng),
-        source=np.full(k, OUTBOUND),
-        account=np.where(has_account, account, -1)[books],
-        visitor=constant("", k),
+        scheduled_local=_scheduled_local(ctx, day, rng.integers(1, 11, int(books.sum())), rng),
+        source=OUTBOUND,
+        account=calls["account"][books],
     )
-    return frame, seeds
+    return calls, seeds
 
 
 # --- emails -------------------------------------------------------------------------------------
 
 
-def simulate_emails(ctx: SimContext, day: dt.date, presence: Presence) -> Frame:
+def simulate_emails(ctx: SimContext, day: dt.date, presence: Presence) -> Raw:
     """The day's outbound emails; some get a reply before the end of the range."""
     roster, rng = ctx.roster, ctx.rng(day, STREAM_EMAILS)
     rep = np.repeat(np.arange(roster.size), rng.poisson(roster.email_rate * presence.intensity))
     n = len(rep)
     local = _times_of_day("emails", n, rng)
+    order = np.lexsort((rep, local))
+    rep, local = rep[order], local[order]
     utc = local_to_utc(day_start(day) + local)
-    order = np.lexsort((rep, utc))
-    rep, utc, local = rep[order], utc[order], local[order]
     after_midnight = local < 2 * HOUR_S  # written in UTC: the UTC date is the previous day
     replied_utc = utc + (rng.exponential(16 * HOUR_S, n) + 300).astype(np.int64)
     replied = (rng.random(n) < roster.reply_p[rep]) & (replied_utc <= ctx.end_utc)
     account = _team_accounts(ctx, rep, rng)
-    contact = account * CONTACTS_PER_ACCOUNT + rng.integers(0, CONTACTS_PER_ACCOUNT, n)
-    has_account, has_contact = rng.random(n) < 0.8, rng.random(n) < 0.95
     return {
-        "email_id": _sequence_ids("E", day, n),
-        "rep_id": _rep_ids(ctx, rep),
-        "sent_at": timestamps(utc, after_midnight | (rng.random(n) < 0.45)),
-        "contact_id": optional(padded_ids("CT-", contact, 6), has_contact),
-        "account_id": optional(padded_ids("AC-", account, 5), has_account),
-        "replied_at": optional(timestamps(replied_utc, rng.random(n) < 0.45), replied),
+        **_day_columns(day, n),
+        "rep": rep,
+        "utc": utc,
+        "as_utc": after_midnight | (rng.random(n) < 0.45),
+        "replied_utc": np.where(replied, replied_utc, -1),
+        "replied_as_utc": rng.random(n) < 0.45,
+        "contact": np.where(rng.random(n) < 0.95, _contacts(account, rng), -1),
+        "account": np.where(rng.random(n) < 0.8, account, -1),
     }
 
 
 # --- web visits ---------------------------------------------------------------------------------
 
 
-def _campaign_vocabulary(day: dt.date) -> list[str]:
-    return [c.replace("{month}", f"{day:%Y-%m}") for c in CAMPAIGNS]
-
-
-def simulate_visits(
-    ctx: SimContext, day: dt.date, presence: Presence
-) -> tuple[Frame, MeetingSeeds]:
+def simulate_visits(ctx: SimContext, day: dt.date, presence: Presence) -> tuple[Raw, Raw]:
     """The day's web visits, and the inbound meetings some visitors book."""
     rng = ctx.rng(day, STREAM_VISITS)
     n = int(rng.poisson(ctx.visits_per_day * _traffic(day)))
@@ -430,138 +369,100 @@ def simulate_visits(
     share = np.asarray(CHANNEL_SHARE)
     channel = rng.choice(len(CHANNELS), size=n, p=share / share.sum())
     page = _by_group(channel, PAGE_WEIGHTS, rng)
-    campaign = _by_group(channel, CAMPAIGN_WEIGHTS, rng)
     identified = visitor % 6 == 0
-    account = np.where(identified, (visitor * 7919) % ctx.n_accounts, -1)
-    visitor_ids = padded_ids("VIS-", visitor, 8)
-    frame: Frame = {
-        "visit_id": _sequence_ids("WV", day, n),
-        "visitor_id": visitor_ids,
-        "visited_at": pa.array(utc.astype("datetime64[s]")).cast(pa.timestamp("us", tz="UTC")),
-        "channel": labels(CHANNELS, channel),
-        "landing_page": labels(LANDING_PAGES, page),
-        "campaign": labels(_campaign_vocabulary(day), campaign),
-        "account_id": _account_ids(account),
+    visits = {
+        **_day_columns(day, n),
+        "utc": utc,
+        "visitor": visitor,
+        "channel": channel,
+        "page": page,
+        "campaign": _by_group(channel, CAMPAIGN_WEIGHTS, rng),
+        "account": np.where(identified, (visitor * 7919) % ctx.n_accounts, -1),
     }
     requests = np.flatnonzero(rng.random(n) < np.asarray(MEETING_REQUEST_P)[page])
-    return frame, _inbound_seeds(ctx, day, presence, rng, requests, utc, account, visitor_ids)
+    return visits, _inbound_seeds(ctx, day, presence, rng, take_raw(visits, requests))
 
 
 def _inbound_seeds(
-    ctx: SimContext,
-    day: dt.date,
-    presence: Presence,
-    rng: np.random.Generator,
-    requests: np.ndarray,
-    utc: np.ndarray,
-    account: np.ndarray,
-    visitor_ids: pa.Array,
-) -> MeetingSeeds:
+    ctx: SimContext, day: dt.date, presence: Presence, rng: np.random.Generator, visits: Raw
+) -> Raw:
     """Meeting requests from visits, routed to a rep employed that day."""
     staff = np.flatnonzero(presence.employed)
-    k = len(requests)
-    if k == 0 or len(staff) == 0:
-        return _empty_seeds()
-    rep = staff[rng.integers(0, len(staff), k)]
+    k = raw_length(visits) if len(staff) else 0
+    rep = staff[rng.integers(0, len(staff), k)] if k else np.zeros(0, dtype=np.int64)
     crm_match = np.where(rng.random(k) < 0.5, _team_accounts(ctx, rep, rng), -1)
-    return MeetingSeeds(
+    return _meeting_seeds(
         rep=rep,
-        booked_utc=utc[requests] + rng.integers(120, 2700, k),
-        scheduled_day=np.busday_offset(
-            np.datetime64(day), rng.integers(1, 8, k), roll="forward", busdaycal=ctx.busdays
-        ),
-        slot_s=_slots(k, rng),
-        source=np.full(k, INBOUND),
-        account=np.where(account[requests] >= 0, account[requests], crm_match),
-        visitor=visitor_ids.take(pa.array(requests, pa.int64())),
+        booked_utc=visits["utc"][:k] + rng.integers(120, 2700, k),
+        scheduled_local=_scheduled_local(ctx, day, rng.integers(1, 8, k), rng),
+        source=INBOUND,
+        account=np.where(visits["account"][:k] >= 0, visits["account"][:k], crm_match),
+        visitor=visits["visitor"][:k],
     )
 
 
 # --- referral and other meetings ----------------------------------------------------------------
 
 
-def simulate_referrals(ctx: SimContext, day: dt.date, presence: Presence) -> MeetingSeeds:
+def simulate_referrals(ctx: SimContext, day: dt.date, presence: Presence) -> Raw:
     """Meetings from referrals (and a few from events: source ``other``)."""
     rng = ctx.rng(day, STREAM_REFERRALS)
-    rep = np.repeat(
-        np.arange(ctx.roster.size), rng.poisson(REFERRAL_RATE * (presence.intensity > 0))
-    )
+    working = presence.intensity > 0
+    rep = np.repeat(np.arange(ctx.roster.size), rng.poisson(REFERRAL_RATE * working))
     k = len(rep)
-    return MeetingSeeds(
+    return _meeting_seeds(
         rep=rep,
         booked_utc=local_to_utc(day_start(day) + _times_of_day("calls", k, rng)),
-        scheduled_day=np.busday_offset(
-            np.datetime64(day), rng.integers(2, 13, k), roll="forward", busdaycal=ctx.busdays
-        ),
-        slot_s=_slots(k, rng),
+        scheduled_local=_scheduled_local(ctx, day, rng.integers(2, 13, k), rng),
         source=np.where(rng.random(k) < 0.2, OTHER, REFERRAL),
         account=_team_accounts(ctx, rep, rng),
-        visitor=constant("", k),
     )
 
 
 # --- meetings and opportunities -----------------------------------------------------------------
 
 
-def _meeting_statuses(
-    ctx: SimContext, seeds: MeetingSeeds, rng: np.random.Generator
-) -> np.ndarray:
-    """What happened (or will happen) at each meeting, ignoring whether it is in the future."""
-    roster = ctx.roster
-    held_p = np.clip(roster.held_p[seeds.rep] + np.where(seeds.source == INBOUND, 0.03, 0), 0, 0.97)
-    u = rng.random(len(seeds.rep))
-    status = np.where(u < held_p, HELD, np.where(u < held_p + (1 - held_p) * 0.45, NO_SHOW, CANCELLED))
-    rep_gone = seeds.scheduled_day.astype(np.int64) >= roster.left_day[seeds.rep]
-    return np.where(rep_gone, CANCELLED, status)
+def _meeting_outcomes(ctx: SimContext, seeds: Raw, rng: np.random.Generator) -> np.ndarray:
+    """What happens at each meeting, whether or not it lies in the future."""
+    roster, rep = ctx.roster, seeds["rep"]
+    inbound_bonus = np.where(seeds["source"] == INBOUND, 0.03, 0.0)
+    held_p = np.clip(roster.held_p[rep] + inbound_bonus, 0.0, 0.97)
+    u = rng.random(len(rep))
+    no_show = u < held_p + (1 - held_p) * 0.45
+    status = np.where(u < held_p, HELD, np.where(no_show, NO_SHOW, CANCELLED))
+    local_day = seeds["scheduled_local"] // DAY_S
+    return np.where(local_day >= roster.left_day[rep], CANCELLED, status)  # the rep has left
 
 
-def build_meetings(
-    ctx: SimContext, day: dt.date, parts: Sequence[MeetingSeeds]
-) -> tuple[Frame, OpportunityBatch]:
+def build_meetings(ctx: SimContext, day: dt.date, parts: Sequence[Raw]) -> tuple[Raw, Raw]:
     """Meetings booked on the day (ordered by booking time) and the opportunities they start."""
-    seeds = _concat_seeds(parts)
-    order = np.lexsort((seeds.source, seeds.rep, seeds.booked_utc))
-    seeds = MeetingSeeds(**{f.name: _take(getattr(seeds, f.name), order) for f in fields(seeds)})
-    rng, m = ctx.rng(day, STREAM_MEETINGS), len(seeds.rep)
-    scheduled_utc = local_to_utc(seeds.scheduled_day.astype(np.int64) * DAY_S + seeds.slot_s)
-    status = _meeting_statuses(ctx, seeds, rng)
-    shown = np.where(scheduled_utc > ctx.end_utc, SCHEDULED, status)
-    as_utc = rng.random(m) < 0.1
-    meeting_id = _sequence_ids("M", day, m)
-    account_id = _account_ids(seeds.account)
-    frame: Frame = {
-        "meeting_id": meeting_id,
-        "rep_id": _rep_ids(ctx, seeds.rep),
-        "account_id": account_id,
-        "booked_at": timestamps(seeds.booked_utc, as_utc),
-        "scheduled_at": timestamps(scheduled_utc, as_utc),
-        "status": labels(STATUSES, shown),
-        "source": labels(SOURCES, seeds.source),
-        "visitor_id": seeds.visitor,
+    seeds = concat_raws(parts)
+    order = np.lexsort((seeds["source"], seeds["rep"], seeds["booked_utc"]))
+    seeds = take_raw(seeds, order)
+    rng, m = ctx.rng(day, STREAM_MEETINGS), raw_length(seeds)
+    outcome = _meeting_outcomes(ctx, seeds, rng)
+    meetings = {
+        **_day_columns(day, m),
+        **seeds,
+        "status": np.where(seeds["scheduled_utc"] > ctx.end_utc, SCHEDULED, outcome),
+        "as_utc": rng.random(m) < 0.1,
     }
-    opportunities = _opportunities(ctx, seeds, status, meeting_id, account_id, rng)
-    return frame, opportunities
+    return meetings, _opportunities(ctx, meetings, outcome == HELD, rng)
 
 
-def _opportunities(
-    ctx: SimContext,
-    seeds: MeetingSeeds,
-    status: np.ndarray,
-    meeting_id: pa.Array,
-    account_id: pa.Array,
-    rng: np.random.Generator,
-) -> OpportunityBatch:
+def _opportunities(ctx: SimContext, meetings: Raw, held: np.ndarray, rng: np.random.Generator) -> Raw:
     """Opportunities from held meetings: created a few days later, closed 2-120 days after."""
-    roster, m = ctx.roster, len(seeds.rep)
-    rep, source = seeds.rep, seeds.source
-    make = (status == HELD) & (
-        rng.random(m) < np.asarray(OPPORTUNITY_P)[source] * roster.opportunity_factor[rep]
-    )
+    roster, m = ctx.roster, raw_length(meetings)
+    rep, source = meetings["rep"], meetings["source"]
+    make = held & (rng.random(m) < np.asarray(OPPORTUNITY_P)[source] * roster.opportunity_factor[rep])
+    scheduled_day = (meetings["scheduled_local"] // DAY_S).astype("datetime64[D]")
     created_day = np.busday_offset(
-        seeds.scheduled_day, rng.integers(0, 5, m), roll="forward", busdaycal=ctx.busdays
+        scheduled_day, rng.integers(0, 5, m), roll="forward", busdaycal=ctx.busdays
     )
     created_utc = local_to_utc(
-        created_day.astype(np.int64) * DAY_S + seeds.slot_s + rng.integers(1800, 10800, m)
+        created_day.astype(np.int64) * DAY_S
+        + meetings["scheduled_local"] % DAY_S
+        + rng.integers(1800, 10800, m)
     )
     stalled = rng.random(m) < 0.08
     cycle = np.clip(np.round(rng.lognormal(np.log(30.0), 0.75, m)), 2, 120).astype(np.int64)
@@ -573,21 +474,19 @@ def _opportunities(
     won = ~stalled & (rng.random(m) < np.asarray(WIN_P)[source] + roster.win_bonus[rep])
     deal_size = np.array([t.deal_size for t in roster.teams])[roster.team_index[rep]]
     base = np.clip(rng.lognormal(np.log(170_000.0), 0.5, m), 60_000, 600_000)
-    estimate = (np.round(base * deal_size * roster.amount_factor[rep] / 5000) * 5000).astype(np.int64)
-    amount = (np.round(estimate * rng.uniform(0.85, 1.05, m) / 1000) * 1000).astype(np.int64)
-    cadence = np.where(rng.random(m) < 0.5, 7, 14) * DAY_S
-    opportunity_id = pc.binary_join_element_wise("O", pc.utf8_slice_codeunits(meeting_id, 1), "")
-    batch = OpportunityBatch(
-        opportunity_id=opportunity_id,
-        rep=rep,
-        account_id=account_id,
-        meeting_id=meeting_id,
-        source=source,
-        created_utc=created_utc,
-        closed_utc=closed_utc,
-        won=won,
-        estimate=estimate,
-        amount=amount,
-        cadence_s=cadence,
-    )
-    return batch.take(np.flatnonzero(make & (created_utc <= ctx.end_utc)))
+    estimate = np.round(base * deal_size * roster.amount_factor[rep] / 5000) * 5000
+    amount = np.round(estimate * rng.uniform(0.85, 1.05, m) / 1000) * 1000
+    opportunities = {
+        "day": meetings["day"],
+        "seq": meetings["seq"],
+        "rep": rep,
+        "account": meetings["account"],
+        "source": source,
+        "created_utc": created_utc,
+        "closed_utc": closed_utc,
+        "won": won,
+        "estimate": estimate.astype(np.int64),
+        "amount": amount.astype(np.int64),
+        "cadence_s": np.where(rng.random(m) < 0.5, 7, 14) * DAY_S,
+    }
+    return take_raw(opportunities, np.flatnonzero(make & (created_utc <= ctx.end_utc)))

@@ -9,7 +9,6 @@ month on, that has rows. Opportunity defects go into the final snapshot.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -108,33 +107,40 @@ class DirtInjector:
             key = (redelivery.entity, _chunk_for(redelivery.position, n_chunks))
             self.redeliveries[key] = redelivery
 
-    def inject(self, entity: str, chunk: int, due: bool, day: dt.date, frame: Frame, sink: Sink) -> Frame:
-        """Insert the pending defects for (entity, chunk) into ``frame`` if it is their turn."""
+    def inject(
+        self, entity: str, chunk: int, frame: Frame, first_due: int, year: int, sink: Sink
+    ) -> Frame:
+        """Insert the pending defects of (entity, chunk) among the rows from ``first_due`` on.
+
+        ``frame`` is the next batch for ``sink``; rows before ``first_due`` are too early in the
+        month. Returns the frame to write.
+        """
         defects = self.defects.get((entity, chunk))
-        n = frame_length(frame)
-        if not defects or not due or n == 0:
+        due = frame_length(frame) - first_due
+        if not defects or due <= 0:
             return frame
-        template = row_at(frame, min(2, n - 1))
-        position = 1
+        template = row_at(frame, first_due + min(2, due - 1))
+        position = first_due + 1
         for defect in defects:
             position = min(position + 2, frame_length(frame))
             row = dict(template)
             row[ID_COLUMNS[entity]] = dirty_id(str(template[ID_COLUMNS[entity]]), defect.number)
-            row[defect.column] = defect.value.replace("{year}", str(day.year))
+            row[defect.column] = defect.value.replace("{year}", str(year))
             frame = insert_row(frame, position, row)
             row_number = sink.row_number(sink.rows + position)
             self.rejects.append(ExpectedReject(entity, sink.relative, row_number, defect.reason))
         del self.defects[(entity, chunk)]
         return frame
 
-    def capture(self, entity: str, chunk: int, due: bool, frame: Frame) -> None:
-        """Keep a few good rows of ``frame`` to deliver again at the end of the chunk."""
+    def capture(self, entity: str, chunk: int, frame: Frame, first_due: int) -> None:
+        """Keep a few good rows (from ``first_due`` on) to deliver again at the chunk's end."""
         key = (entity, chunk)
         spec = self.redeliveries.get(key)
-        n = frame_length(frame)
-        if spec is None or not due or key in self.captured or n < spec.rows:
+        due = frame_length(frame) - first_due
+        if spec is None or key in self.captured or due < spec.rows:
             return
-        picks = sorted({round(i * (n - 1) / max(1, spec.rows - 1)) for i in range(spec.rows)})
+        steps = max(1, spec.rows - 1)
+        picks = sorted({first_due + round(i * (due - 1) / steps) for i in range(spec.rows)})
         self.captured[key] = take_rows(frame, picks)
 
     def redelivery(self, entity: str, chunk: int) -> tuple[Frame, bool] | None:

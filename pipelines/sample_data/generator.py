@@ -25,11 +25,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from .activity import OpportunityBatch, SimContext, concat_batches, make_context, simulate_day
-from .columns import Frame
+from .activity import Raw, SimContext, concat_raws, make_context, raw_length, simulate_day
 from .dirty import FINAL_SNAPSHOT, DirtInjector, ExpectedReject
+from .frames import calls_frame, emails_frame, meetings_frame, reps_frame, visits_frame
 from .opportunities import snapshot_days, snapshot_frame
-from .roster import Roster, build_roster
+from .roster import build_roster
 from .timekeeping import end_of_day_utc
 from .writers import CsvSink, JsonlSink, ParquetSink, Sink
 
@@ -47,6 +47,7 @@ VISIT_SCHEMA = pa.schema(
     ]
 )
 VISIT_OPTIONAL = frozenset({"campaign", "account_id"})
+FLUSH_ROWS = 250_000  # format and write an entity's rows once this many are waiting
 
 
 @dataclass(frozen=True)
@@ -111,10 +112,10 @@ def generate_sample_org(
     tally = _Tally()
     if include_reps:
         sink = CsvSink(out, "reps/reps.csv")
-        sink.write(_reps_frame(roster))
+        sink.write(reps_frame(roster))
         tally.close("reps", sink)
     batches = [_write_chunk(ctx, out, index, chunk, dirt, tally) for index, chunk in enumerate(chunks)]
-    _write_snapshots(ctx, out, start, end, concat_batches(batches), dirt, tally)
+    _write_snapshots(ctx, out, start, end, concat_raws(batches), dirt, tally)
     return SampleSummary(
         out=out,
         n_reps=roster.size,
@@ -149,18 +150,6 @@ def period_tag(first: dt.date, last: dt.date) -> str:
     return f"{first:%Y-%m-%d}_{last:%Y-%m-%d}"
 
 
-def _reps_frame(roster: Roster) -> Frame:
-    team = [roster.teams[i] for i in roster.team_index]
-    return {
-        "rep_id": pa.array(roster.rep_id, pa.string()),
-        "rep_name": pa.array(roster.rep_name, pa.string()),
-        "team": pa.array([t.name for t in team], pa.string()),
-        "region": pa.array([t.region for t in team], pa.string()),
-        "hired_on": pa.array([d.isoformat() for d in roster.hired_on], pa.string()),
-        "left_on": pa.array([d.isoformat() if d else "" for d in roster.left_on], pa.string()),
-    }
-
-
 def _chunk_sinks(out: Path, tag: str) -> dict[str, Sink]:
     return {
         "web_visits": ParquetSink(
@@ -172,6 +161,45 @@ def _chunk_sinks(out: Path, tag: str) -> dict[str, Sink]:
     }
 
 
+class _Batch:
+    """Days of one entity waiting to be turned into text and written, one flush at a time."""
+
+    def __init__(self, ctx: SimContext, entity: str, sink: Sink, dirt: DirtInjector, chunk: int):
+        self.ctx, self.entity, self.sink, self.dirt, self.chunk = ctx, entity, sink, dirt, chunk
+        self.parts: list[Raw] = []
+        self.first_due: int | None = None  # first row from the second half of the month
+        self.rows = 0
+
+    def add(self, raw: Raw, due: bool) -> None:
+        if due and self.first_due is None:
+            self.first_due = self.rows
+        self.parts.append(raw)
+        self.rows += raw_length(raw)
+        if self.rows >= FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows == 0:
+            self.parts = []
+            return
+        raw = concat_raws(self.parts)
+        frame = _FORMATTERS[self.entity](self.ctx, raw)
+        first_due = self.rows if self.first_due is None else self.first_due
+        year = int(raw["day"][min(first_due, self.rows - 1)]) // 10_000
+        self.dirt.capture(self.entity, self.chunk, frame, first_due)
+        self.sink.write(self.dirt.inject(self.entity, self.chunk, frame, first_due, year, self.sink))
+        self.parts, self.rows = [], 0
+        self.first_due = 0 if self.first_due is not None else None
+
+
+_FORMATTERS = {
+    "web_visits": lambda ctx, raw: visits_frame(raw),
+    "calls": lambda ctx, raw: calls_frame(ctx.roster, raw),
+    "emails": lambda ctx, raw: emails_frame(ctx.roster, raw),
+    "meetings": lambda ctx, raw: meetings_frame(ctx.roster, raw),
+}
+
+
 def _write_chunk(
     ctx: SimContext,
     out: Path,
@@ -179,22 +207,22 @@ def _write_chunk(
     chunk: list[dt.date],
     dirt: DirtInjector,
     tally: _Tally,
-) -> OpportunityBatch:
+) -> Raw:
     """Simulate and write one month (or part of one); return the opportunities it started."""
     tag = period_tag(chunk[0], chunk[-1])
     sinks = _chunk_sinks(out, tag)
-    batches = []
+    batches = {entity: _Batch(ctx, entity, sink, dirt, index) for entity, sink in sinks.items()}
+    opportunities = []
     for day_index, day in enumerate(chunk):
         activity = simulate_day(ctx, day)
-        batches.append(activity.opportunities)
-        due = day_index >= len(chunk) // 2
-        for entity, frame in activity.frames.items():
-            dirt.capture(entity, index, due, frame)
-            sinks[entity].write(dirt.inject(entity, index, due, day, frame, sinks[entity]))
+        opportunities.append(activity.opportunities)
+        for entity, raw in activity.raws.items():
+            batches[entity].add(raw, due=day_index >= len(chunk) // 2)
     for entity, sink in sinks.items():
+        batches[entity].flush()
         _redeliver(out, entity, index, tag, sink, dirt, tally)
         tally.close(entity, sink)
-    return concat_batches(batches)
+    return concat_raws(opportunities)
 
 
 def _redeliver(
@@ -218,15 +246,15 @@ def _write_snapshots(
     out: Path,
     start: dt.date,
     end: dt.date,
-    batch: OpportunityBatch,
+    opportunities: Raw,
     dirt: DirtInjector,
     tally: _Tally,
 ) -> None:
     for day in snapshot_days(start, end):
-        frame = snapshot_frame(batch, ctx.roster, end_of_day_utc(day))
+        frame = snapshot_frame(ctx.roster, opportunities, end_of_day_utc(day))
         sink = CsvSink(out, f"opportunities/snapshot_{day:%Y-%m-%d}.csv")
         if day == end:
-            frame = dirt.inject("opportunities", FINAL_SNAPSHOT, True, day, frame, sink)
+            frame = dirt.inject("opportunities", FINAL_SNAPSHOT, frame, 0, day.year, sink)
         sink.write(frame)
         tally.close("opportunities", sink)
 

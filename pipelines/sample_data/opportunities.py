@@ -11,15 +11,11 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from .activity import SOURCES, OpportunityBatch
-from .columns import Frame, constant, labels, numbers, optional, timestamps
+from .activity import Raw, take_raw
+from .columns import Frame
+from .frames import opportunities_frame
 from .roster import Roster
-
-OPPORTUNITY_STATUSES = ("open", "won", "lost")
-CURRENCY = "NOK"
 
 
 def snapshot_days(start: dt.date, end: dt.date) -> list[dt.date]:
@@ -33,32 +29,8 @@ def snapshot_days(start: dt.date, end: dt.date) -> list[dt.date]:
     return [*days, end]
 
 
-def snapshot_frame(batch: OpportunityBatch, roster: Roster, at_utc: int) -> Frame:
-    """Every opportunity created by ``at_utc``, as it was at that instant."""
-    visible = np.flatnonzero(batch.created_utc <= at_utc)
-    opp = batch.take(visible)
-    order = pc.sort_indices(
-        pa.table({"created": opp.created_utc, "id": opp.opportunity_id}),
-        sort_keys=[("created", "ascending"), ("id", "ascending")],
-    ).to_numpy()
-    opp = opp.take(order)
-    n = len(opp)
-    closed = opp.closed_utc <= at_utc
-    status = np.where(closed, np.where(opp.won, 1, 2), 0)
-    touches = (at_utc - opp.created_utc) // opp.cadence_s
-    updated = np.where(closed, opp.closed_utc, opp.created_utc + touches * opp.cadence_s)
-    amount = np.where(closed & opp.won, opp.amount, opp.estimate)
-    in_local_time = np.zeros(n, dtype=bool)
-    return {
-        "opportunity_id": opp.opportunity_id,
-        "rep_id": labels(roster.rep_id, opp.rep),
-        "account_id": opp.account_id,
-        "meeting_id": opp.meeting_id,
-        "source": labels(SOURCES, opp.source),
-        "created_at": timestamps(opp.created_utc, in_local_time, separator=" "),
-        "closed_at": optional(timestamps(opp.closed_utc, in_local_time, separator=" "), closed),
-        "status": labels(OPPORTUNITY_STATUSES, status),
-        "amount": numbers(amount),
-        "currency": constant(CURRENCY, n),
-        "updated_at": timestamps(updated, in_local_time, separator=" "),
-    }
+def snapshot_frame(roster: Roster, opportunities: Raw, at_utc: int) -> Frame:
+    """Every opportunity created by ``at_utc``, oldest first, as it was at that instant."""
+    visible = take_raw(opportunities, np.flatnonzero(opportunities["created_utc"] <= at_utc))
+    order = np.lexsort((visible["seq"], visible["day"], visible["created_utc"]))
+    return opportunities_frame(roster, take_raw(visible, order), at_utc)

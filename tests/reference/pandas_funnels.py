@@ -539,18 +539,23 @@ def parse_timestamps(text: pd.Series, reporting_timezone: str) -> pd.Series:
         format="%Y-%m-%d %H:%M:%S.%f",
         errors="coerce",
     ).astype("datetime64[us]")
-    has_offset = pc.not_equal(part("tz"), "").to_numpy(zero_copy_only=False)
+    has_offset = _mask(pc.not_equal(part("tz"), ""))
     hours = _int_part(part("oh"))
     minutes = _int_part(part("om"))
-    in_range = pc.less_equal(seconds, "59").to_numpy(zero_copy_only=False)
+    in_range = _mask(pc.less_equal(seconds, "59"))
     naive = naive.where(in_range & (hours <= 23) & (minutes <= 59))
-    sign = np.where(pc.equal(part("sg"), "-").to_numpy(zero_copy_only=False), -1, 1)
+    sign = np.where(_mask(pc.equal(part("sg"), "-")), -1, 1)
     shift = pd.to_timedelta(sign * (hours * 60 + minutes), unit="min")
     from_offset = (naive - shift.to_numpy()).dt.tz_localize("UTC")
     local = naive.dt.tz_localize(
         reporting_timezone, ambiguous=np.ones(len(naive), dtype=bool), nonexistent="shift_forward"
     ).dt.tz_convert("UTC")
     return from_offset.where(has_offset, local).astype("datetime64[us, UTC]")
+
+
+def _mask(values: pa.Array) -> np.ndarray:
+    """An Arrow boolean array as a numpy mask (null = False)."""
+    return values.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
 
 
 def _int_part(values: pa.Array) -> np.ndarray:

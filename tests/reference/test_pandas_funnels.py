@@ -580,8 +580,11 @@ def test_timestamp_format(text: str, utc: str | None) -> None:
 
 def test_empty_entity_warns_and_missing_required_column_fails(tmp_path: Path) -> None:
     write_lines(tmp_path / "reps" / "reps.csv", TWO_REPS)
-    with pytest.warns(UserWarning, match="web_visits"):
+    with pytest.warns(UserWarning) as caught:
         loaded = load_landing(tmp_path, now=NOW)
+    empty = {"web_visits", "calls", "emails", "meetings", "opportunities"}
+    assert {e for e in empty for w in caught if f"'{e}'" in str(w.message)} == empty
+    assert loaded.warnings and all("empty" in note for note in loaded.warnings)
     assert loaded.tables["web_visits"].empty
     assert list(loaded.tables["calls"].columns)[:3] == ["call_id", "rep_id", "started_at"]
     write_lines(tmp_path / "calls" / "bad.csv", ["call_id,rep_id", "C1,R1"])
