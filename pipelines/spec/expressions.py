@@ -22,9 +22,11 @@ ALLOWED_NODES: tuple[type[exp.Expression], ...] = (
     exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Tuple,
     exp.And, exp.Or, exp.Not, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Is,
     exp.In, exp.Between, exp.Like, exp.ILike, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod,
-    exp.Neg, exp.Case, exp.If, exp.Cast, exp.TryCast, exp.DataType, exp.Interval, exp.Var,
-    exp.Func, exp.Coalesce, exp.Nullif, exp.Lower, exp.Upper, exp.Trim, exp.Length, exp.Abs,
-    exp.Round, exp.Floor, exp.Ceil, exp.Extract, exp.DPipe, exp.Distinct,
+    exp.Neg, exp.DataType, exp.Var, exp.DPipe,
+)  # fmt: skip
+# Function-like constructs that are syntax rather than calls.
+STRUCTURAL: tuple[type[exp.Expression], ...] = (
+    exp.Case, exp.If, exp.Cast, exp.TryCast, exp.Interval, exp.Extract,
 )  # fmt: skip
 FORBIDDEN_NODES: tuple[type[exp.Expression], ...] = (
     exp.Select, exp.Subquery, exp.Query, exp.Table, exp.Star, exp.Placeholder, exp.Parameter,
@@ -73,9 +75,9 @@ def _check_node(node: exp.Expression, columns: list[str], what: str) -> None:
         if node.name not in columns:
             raise ExpressionError(f"unknown column `{node.name}`{did_you_mean(node.name, columns)}")
         return
-    if isinstance(node, exp.Anonymous) or (
-        isinstance(node, exp.Func) and not isinstance(node, ALLOWED_NODES)
-    ):
+    if isinstance(node, ALLOWED_NODES + STRUCTURAL):
+        return
+    if isinstance(node, exp.Func):
         name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
         if name not in FUNCTIONS:
             raise ExpressionError(

@@ -17,6 +17,14 @@ from pipelines.spec.models import DefinitionsFile, Dimension, Funnel, Settings
 
 Path_ = tuple[str | int, ...]
 
+# Words people reach for from other tools, and the key they mean here.
+KEY_SYNONYMS = {
+    "filter": "where", "condition": "where", "table": "entity", "model": "entity",
+    "source": "entity", "timestamp": "time", "time_column": "time", "steps": "stages",
+    "distinct": "count_distinct", "dims": "dimensions", "tz": "reporting_timezone",
+    "timezone": "reporting_timezone",
+}  # fmt: skip
+
 
 @dataclass(frozen=True, order=True)
 class Problem:
@@ -115,6 +123,9 @@ def _convert(node: yaml.Node, path: Path_, located: Located, file: str) -> Any:
                 key_node.start_mark.column + 1,
             )
             out[key] = _convert(value_node, (*path, key), located, file)
+            if isinstance(value_node, yaml.MappingNode | yaml.SequenceNode):
+                # Problems with a whole section point at its key, not at its first item.
+                located.positions[(*path, key)] = located.positions[(*path, key, "__key__")]
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_convert(v, (*path, i), located, file) for i, v in enumerate(node.value)]
@@ -207,7 +218,11 @@ def _pydantic_problem(located: Located, err: dict) -> Problem:
         allowed = _allowed_keys(located, parent)
         from pipelines.spec.expressions import did_you_mean
 
-        hint = did_you_mean(str(field_name), allowed) if allowed else ""
+        synonym = KEY_SYNONYMS.get(str(field_name))
+        if synonym in allowed:
+            hint = f": did you mean `{synonym}`?"
+        else:
+            hint = did_you_mean(str(field_name), allowed) if allowed else ""
         return located.problem((*loc, "__key__"), f"unknown key `{field_name}`{hint}")
     if kind == "missing":
         return located.problem(loc[:-1], f"`{field_name}` is required here")

@@ -944,33 +944,59 @@ def period_starts(local: np.ndarray, grain: str) -> np.ndarray:
     raise ValueError(f"unknown grain {grain!r}")
 
 
-def _members(events: pd.DataFrame, dimension: str, team_of: pd.Series) -> pd.Series:
-    """The member of each event under a dimension."""
+@dataclass(frozen=True)
+class Members:
+    """The member of each event under one dimension, as integer codes into ``labels``."""
+
+    codes: np.ndarray
+    labels: np.ndarray
+
+
+def _members(events: pd.DataFrame, dimension: str, team_of: pd.Series) -> Members:
+    """The member of each event under a dimension (team via reps; unknown rep -> unassigned)."""
     if dimension == "all":
-        return pd.Series("all", index=events.index, dtype=object)
+        return Members(np.zeros(len(events), dtype="int64"), np.array(["all"], dtype=object))
+    rep_codes, reps = pd.factorize(events["rep_id"].to_numpy(dtype=object))
     if dimension == "rep":
-        return events["rep_id"].astype(object)
+        return Members(rep_codes, np.asarray(reps, dtype=object))
     if dimension == "team":
-        return events["rep_id"].map(team_of).astype(object).fillna(UNASSIGNED)
+        teams = pd.Series(reps, dtype=object).map(team_of).fillna(UNASSIGNED).astype(object)
+        team_codes, labels = pd.factorize(teams.to_numpy(dtype=object))
+        codes = np.where(rep_codes >= 0, team_codes[np.maximum(rep_codes, 0)], -1)
+        return Members(codes, np.asarray(labels, dtype=object))
     raise ValueError(f"unknown dimension {dimension!r}")
 
 
 def _stage_table(
-    events: pd.DataFrame, periods: np.ndarray, members: pd.Series, funnel: Funnel
+    events: pd.DataFrame, periods: np.ndarray, members: Members, funnel: Funnel
 ) -> pd.DataFrame:
     """Per (period_start, member): s1..sn and value (0 when no events), distinct keys counted once."""
-    placed = events.assign(period_start=periods, member=members.to_numpy())
-    distinct = placed[placed["key"].notna()].drop_duplicates(
-        ["metric", "period_start", "member", "key"]
-    )
-    placed = pd.concat([placed[placed["key"].isna()], distinct], ignore_index=True)
     metrics = [f"s{i}" for i in range(1, funnel.n_stages + 1)] + ["value"]
+    placed = pd.DataFrame(
+        {
+            "period": periods.astype("int64"),
+            "member": members.codes,
+            "metric": events["metric_code"].to_numpy(),
+            "key": events["key_code"].to_numpy(),
+            "amount": events["amount"].to_numpy(),
+        }
+    )
+    has_key = placed["key"] >= 0
+    distinct = placed[has_key].drop_duplicates(["metric", "period", "member", "key"])
+    placed = pd.concat([placed[~has_key], distinct], ignore_index=True)
     sums = (
-        placed.groupby(["period_start", "member", "metric"])["amount"]
+        placed.groupby(["period", "member", "metric"])["amount"]
         .sum()
         .unstack("metric", fill_value=0.0)
+        .reindex(columns=range(len(metrics)), fill_value=0.0)
+        .fillna(0.0)
     )
-    return sums.reindex(columns=metrics, fill_value=0.0).fillna(0.0).reset_index()
+    sums.columns = metrics
+    sums = sums.reset_index()
+    return sums.assign(
+        period_start=sums["period"].to_numpy().astype("datetime64[D]"),
+        member=members.labels[sums["member"].to_numpy()],
+    ).drop(columns=["period"])
 
 
 def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
@@ -1011,6 +1037,14 @@ def _empty_output() -> pd.DataFrame:
     )
 
 
+def _coded(events: pd.DataFrame, funnel: Funnel) -> pd.DataFrame:
+    """Add integer codes for the metric (s1.., value) and the distinct key (-1 = none)."""
+    metrics = [f"s{i}" for i in range(1, funnel.n_stages + 1)] + ["value"]
+    metric_code = pd.Categorical(events["metric"], categories=metrics).codes.astype("int64")
+    key_code, _ = pd.factorize(events["key"].to_numpy(dtype=object))
+    return events.assign(metric_code=metric_code, key_code=key_code)
+
+
 def funnel_factors(
     loaded: LoadedLanding, *, reporting_timezone: str = "Europe/Oslo"
 ) -> pd.DataFrame:
@@ -1023,7 +1057,7 @@ def funnel_factors(
     team_of = pd.Series(reps["team"].to_numpy(dtype=object), index=reps["rep_id"].to_numpy())
     parts = [_empty_output()]
     for funnel in FUNNELS:
-        events = funnel.events(tables)
+        events = _coded(funnel.events(tables), funnel)
         local = (
             events["ts"]
             .dt.tz_convert(reporting_timezone)
