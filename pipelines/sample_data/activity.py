@@ -7,7 +7,8 @@ do not exist yet.
 
 Funnel model, per rep and working day:
 
-* presence: employed, not absent (3 %), new hires ramp up over ~6 weeks, July and Christmas slow;
+* presence: employed, not absent (2.5 %), new hires ramp up over ~6 weeks, July and Christmas
+  slower;
 * calls (Poisson around the rep's rate) -> outcome -> connected outbound calls may book a meeting;
 * emails, some answered; a few sent just after midnight (written in UTC, so the UTC date is the
   day before the Oslo date);
@@ -51,11 +52,11 @@ CONNECTED, NO_ANSWER, VOICEMAIL = 0, 1, 2  # indexes into frames.OUTCOMES
 OUTBOUND, INBOUND, REFERRAL, OTHER = 0, 1, 2, 3  # indexes into frames.SOURCES
 SCHEDULED, HELD, NO_SHOW, CANCELLED = 0, 1, 2, 3  # indexes into frames.MEETING_STATUSES
 
-ABSENCE_P = 0.03
+ABSENCE_P = 0.025
 INBOUND_CALL_P = 0.04
 MISSED_CALL_P = (0.55, 0.30, 0.09, 0.06)  # no_answer, voicemail, busy, failed
-REFERRAL_RATE = 0.022  # referral/other meetings per rep and working day
-VISITS_PER_YEAR_AT_SCALE_1 = 5_000_000
+REFERRAL_RATE = 0.03  # referral/other meetings per rep and working day
+VISITS_PER_YEAR_AT_SCALE_1 = 5_200_000
 ACCOUNTS_AT_SCALE_1 = 4_000
 VISITORS_AT_SCALE_1 = 2_500_000
 CONTACTS_PER_ACCOUNT = 6
@@ -213,9 +214,9 @@ def _workload(day: dt.date) -> float:
     """Relative sales effort on a working day (Friday and summer are slower)."""
     weekday = (1.0, 1.04, 1.04, 1.0, 0.9, 0.0, 0.0)[day.weekday()]
     if day.month == 7:
-        return weekday * 0.8
+        return weekday * 0.9
     if day.month == 12 and day.day >= 20:
-        return weekday * 0.6
+        return weekday * 0.75
     return weekday
 
 

@@ -71,8 +71,8 @@ PAGE_WEIGHTS: tuple[tuple[float, ...], ...] = (
 
 # Chance that a visit landing on the page ends in a booked meeting (the inbound funnel).
 MEETING_REQUEST_P: tuple[float, ...] = (
-    0.0002, 0.0025, 0.016, 0.0006, 0.0006, 0.0008, 0.0004, 0.010, 0.00008, 0.00008, 0.00008,
-    0.00008, 0.0,
+    0.00012, 0.0015, 0.010, 0.0004, 0.0004, 0.0005, 0.00025, 0.006, 0.00005, 0.00005, 0.00005,
+    0.00005, 0.0,
 )  # fmt: skip
 
 # Campaigns: index 0 is "no campaign"; "{month}" is replaced by the visit's YYYY-MM.

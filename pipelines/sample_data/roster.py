@@ -156,8 +156,8 @@ def _performance(is_top: np.ndarray, rng: np.random.Generator) -> dict[str, np.n
         return np.clip(centre + rng.normal(0.0, spread, len(is_top)), low, high)
 
     return {
-        "call_rate": draw(78.0, 63.0, 2.5, 55.0, 84.0),
-        "email_rate": draw(14.0, 11.5, 1.8, 5.0, 20.0),
+        "call_rate": draw(81.0, 66.0, 2.5, 58.0, 88.0),
+        "email_rate": draw(16.0, 13.5, 1.8, 6.0, 22.0),
         "connect_p": draw(0.17, 0.125, 0.012, 0.08, 0.22),
         "meeting_p": draw(0.095, 0.065, 0.008, 0.03, 0.13),
         "held_p": draw(0.86, 0.79, 0.025, 0.65, 0.93),

@@ -981,6 +981,7 @@ def _stage_table(
             "amount": events["amount"].to_numpy(),
         }
     )
+    placed = placed[placed["member"] >= 0]  # events without a rep_id have no rep or team
     has_key = placed["key"] >= 0
     distinct = placed[has_key].drop_duplicates(["metric", "period", "member", "key"])
     placed = pd.concat([placed[~has_key], distinct], ignore_index=True)
