@@ -101,7 +101,7 @@ def sample_data(
 
     summary = generate_sample_org(out, seed=seed, scale=scale)
     rows = ", ".join(f"{k} {v:,}" for k, v in summary.rows_written.items())
-    typer.echo(f"sample org in {out}: {summary.reps} reps; {rows}")
+    typer.echo(f"sample org in {out}: {summary.n_reps} reps; {rows}")
 
 
 @app.command()

@@ -123,7 +123,7 @@ def publish_asset(defs: Definitions) -> dg.AssetsDefinition:
             settings.build_db,
             settings.published_db,
             published_tables(definitions),
-            run_id=context.run_id,
+            run_id=context.run.run_id,
             landing_checksums=file_checksums(files, settings.landing),
         )
         metadata = {f"rows/{k}": dg.MetadataValue.int(v) for k, v in report.row_counts.items()}

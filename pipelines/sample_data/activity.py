@@ -451,11 +451,15 @@ def build_meetings(ctx: SimContext, day: dt.date, parts: Sequence[Raw]) -> tuple
     return meetings, _opportunities(ctx, meetings, outcome == HELD, rng)
 
 
-def _opportunities(ctx: SimContext, meetings: Raw, held: np.ndarray, rng: np.random.Generator) -> Raw:
+def _opportunities(
+    ctx: SimContext, meetings: Raw, held: np.ndarray, rng: np.random.Generator
+) -> Raw:
     """Opportunities from held meetings: created a few days later, closed 2-120 days after."""
     roster, m = ctx.roster, raw_length(meetings)
     rep, source = meetings["rep"], meetings["source"]
-    make = held & (rng.random(m) < np.asarray(OPPORTUNITY_P)[source] * roster.opportunity_factor[rep])
+    make = held & (
+        rng.random(m) < np.asarray(OPPORTUNITY_P)[source] * roster.opportunity_factor[rep]
+    )
     scheduled_day = (meetings["scheduled_local"] // DAY_S).astype("datetime64[D]")
     created_day = np.busday_offset(
         scheduled_day, rng.integers(0, 5, m), roll="forward", busdaycal=ctx.busdays

@@ -114,7 +114,9 @@ def generate_sample_org(
         sink = CsvSink(out, "reps/reps.csv")
         sink.write(reps_frame(roster))
         tally.close("reps", sink)
-    batches = [_write_chunk(ctx, out, index, chunk, dirt, tally) for index, chunk in enumerate(chunks)]
+    batches = [
+        _write_chunk(ctx, out, index, chunk, dirt, tally) for index, chunk in enumerate(chunks)
+    ]
     _write_snapshots(ctx, out, start, end, concat_raws(batches), dirt, tally)
     return SampleSummary(
         out=out,
@@ -187,7 +189,9 @@ class _Batch:
         first_due = self.rows if self.first_due is None else self.first_due
         year = int(raw["day"][min(first_due, self.rows - 1)]) // 10_000
         self.dirt.capture(self.entity, self.chunk, frame, first_due)
-        self.sink.write(self.dirt.inject(self.entity, self.chunk, frame, first_due, year, self.sink))
+        self.sink.write(
+            self.dirt.inject(self.entity, self.chunk, frame, first_due, year, self.sink)
+        )
         self.parts, self.rows = [], 0
         self.first_due = 0 if self.first_due is not None else None
 

@@ -55,6 +55,15 @@ RESOLUTIONS = """
   supersedes an earlier one, every delivered row whose content differs from the winning version is
   rejected; rows identical to the winner are silent duplicates. Rejected rows take no part in dedup.
 - A CSV record containing quoted line breaks is numbered by the line it starts on.
+- Ids reject ``"`` and C0/C1 control characters (U+0000-U+001F, U+007F-U+009F).
+- Only ``.csv``, ``.jsonl`` and ``.parquet`` (lower-case suffixes) are read.
+- ``closed_at`` is not marked optional, so a file must have the column (its value may be null
+  unless the status is won or lost).
+- A file that cannot be read or lacks a required column raises ``LandingFileError`` (the whole
+  reference run stops, where the pipeline fails only that entity's asset).
+- Parquet: TIMESTAMP WITH TIME ZONE becomes ISO text in UTC with ``+00:00``; naive TIMESTAMP becomes
+  ISO text without offset (reporting-zone wall clock); DATE becomes ``YYYY-MM-DD``; other scalar
+  types are cast to text by Arrow (so a date column stored as TIMESTAMP is rejected, not a date).
 """
 
 UNASSIGNED = "(unassigned)"
@@ -300,11 +309,11 @@ def _read_csv(path: Path, entity: Entity) -> TextFile:
     file goes through Python's ``csv`` module, which locates every record's line exactly.
     """
     raw = path.read_bytes().removeprefix(_BOM)
-    fast = _read_csv_arrow(path, raw, entity)
-    return fast if fast is not None else _read_csv_python(path, raw, entity)
+    fast = read_csv_arrow(path, raw, entity)
+    return fast if fast is not None else read_csv_python(path, raw, entity)
 
 
-def _read_csv_arrow(path: Path, raw: bytes, entity: Entity) -> TextFile | None:
+def read_csv_arrow(path: Path, raw: bytes, entity: Entity) -> TextFile | None:
     """Arrow CSV read, or None when the file needs the exact (slow) reader."""
     try:
         header = next(csv.reader([raw.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")]))
@@ -331,7 +340,7 @@ def _read_csv_arrow(path: Path, raw: bytes, entity: Entity) -> TextFile | None:
     return TextFile(_text_frame(entity, columns, lines[1:]), _structural([], []))
 
 
-def _read_csv_python(path: Path, raw: bytes, entity: Entity) -> TextFile:
+def read_csv_python(path: Path, raw: bytes, entity: Entity) -> TextFile:
     """Exact CSV read: line numbers of multi-line records, ragged rows and invalid UTF-8."""
     try:
         text, bad_utf8 = raw.decode("utf-8"), False
@@ -453,11 +462,12 @@ def _arrow_text(column: pa.ChunkedArray) -> pd.Series:
     """A Parquet column as text: ISO timestamps (offset only when the type has a zone)."""
     kind = column.type
     if pa.types.is_timestamp(kind):
-        values = column.to_pandas()
-        if kind.tz is not None:
-            utc = values.dt.tz_convert("UTC").dt.tz_localize(None)
-            return utc.dt.strftime("%Y-%m-%dT%H:%M:%S.%f") + "+00:00"
-        return values.dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
+        # To microseconds (sub-microsecond digits dropped), in UTC when the type has a zone.
+        micros = pc.cast(column, pa.timestamp("us", "UTC" if kind.tz else None), safe=False)
+        values = micros.to_numpy(zero_copy_only=False).astype("datetime64[us]")
+        text = pd.Series(np.datetime_as_string(values, unit="us"), dtype="str")
+        text = text + "+00:00" if kind.tz else text
+        return text.where(~np.isnat(values))
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return column.to_pandas()
     try:
@@ -682,9 +692,10 @@ def _dedup_corrections(valid: pd.DataFrame, entity: Entity) -> tuple[pd.DataFram
     Returns the winners and the superseded rows.
     """
     ordered = valid.sort_values(["_file_index", "_row"], kind="stable")
-    content = ordered.groupby(entity.names, dropna=False, sort=False).ngroup()
-    winner_content = content.groupby(ordered[entity.id_column], sort=False).transform("last")
-    superseded = ordered[content != winner_content]
+    repeated = ordered[ordered.duplicated(entity.id_column, keep=False)]
+    content = repeated.groupby(entity.names, dropna=False, sort=False).ngroup()
+    winner_content = content.groupby(repeated[entity.id_column], sort=False).transform("last")
+    superseded = repeated[content != winner_content]
     winners = ordered.drop_duplicates(entity.id_column, keep="last")
     return winners, superseded
 
@@ -960,7 +971,8 @@ def _members(events: pd.DataFrame, dimension: str, team_of: pd.Series) -> Member
     if dimension == "rep":
         return Members(rep_codes, np.asarray(reps, dtype=object))
     if dimension == "team":
-        teams = pd.Series(reps, dtype=object).map(team_of).fillna(UNASSIGNED).astype(object)
+        teams = pd.Series(reps, dtype=object).map(team_of).astype(object)
+        teams = teams.where(teams.notna(), UNASSIGNED)
         team_codes, labels = pd.factorize(teams.to_numpy(dtype=object))
         codes = np.where(rep_codes >= 0, team_codes[np.maximum(rep_codes, 0)], -1)
         return Members(codes, np.asarray(labels, dtype=object))
@@ -1065,11 +1077,11 @@ def funnel_factors(
             .dt.tz_localize(None)
             .to_numpy(dtype="datetime64[us]")
         )
+        members = {d: _members(events, d, team_of) for d in funnel.dimensions}
         for grain in GRAINS:
             periods = period_starts(local, grain)
             for dimension in funnel.dimensions:
-                members = _members(events, dimension, team_of)
-                stages = _stage_table(events, periods, members, funnel)
+                stages = _stage_table(events, periods, members[dimension], funnel)
                 rows = _factor_rows(stages, funnel)
                 parts.append(rows.assign(funnel=funnel.name, grain=grain, dimension=dimension))
     out = pd.concat(parts, ignore_index=True)

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from .pandas_funnels import (
+    ENTITIES,
     SUPERSEDED,
     LandingFileError,
     LoadedLanding,
@@ -26,6 +27,8 @@ from .pandas_funnels import (
     load_landing,
     main,
     parse_timestamps,
+    read_csv_arrow,
+    read_csv_python,
 )
 
 NOW = pd.Timestamp("2025-06-01T00:00:00Z")
@@ -397,6 +400,52 @@ def test_redeliveries_and_rejects_in_csv_jsonl_and_parquet(tmp_path: Path) -> No
         assert factors(out, "outbound", "day", "2025-03-04", "team", team)["activities"] == 1.0
     assert factors(out, "outbound", "day", "2025-03-04", "rep", "R9")["activities"] == 1.0
     assert factors(out, "outbound", "week", "2025-03-03")["activities"] == 5.0
+
+
+def test_broken_csv_lines_are_rejected_with_their_line_number(tmp_path: Path) -> None:
+    header = b"email_id,rep_id,sent_at,contact_id,account_id,replied_at\r\n"  # line 1
+    body = (
+        b"E1,R1,2025-03-03T09:00:00Z,,,\r\n"  # line 2: fine
+        b"\r\n"  # line 3: blank, skipped
+        b"E2,R1,2025-03-03T09:00:00Z,,,,extra\r\n"  # line 4: 7 fields for 6 columns
+        b"E3,R\xff1,2025-03-03T09:00:00Z,,,\r\n"  # line 5: invalid UTF-8
+        b'E"4,R1,2025-03-03T09:00:00Z,,,\r\n'  # line 6: stray quote in an id
+        b'E5,R1,2025-03-03T09:00:00Z,"c\r\n1",,\r\n'  # lines 7-8: line break inside an id
+        b"E6,R1,2025-03-03T10:00:00.1234,,,2025-06-03T00:00Z\r\n"  # line 9: replied > now + 1d
+        b"E7,R1,2025-03-30 02:30,,,\r\n"  # line 10: in the spring DST gap -> 03:00 CEST
+        b"E8,R1,  ,,,\r\n"  # line 11: blank sent_at
+    )
+    (tmp_path / "emails").mkdir()
+    (tmp_path / "emails" / "e.csv").write_bytes(header + body)
+    loaded, out = run(tmp_path)
+    assert rejects_of(loaded, "emails") == [("emails/e.csv", n) for n in (4, 5, 6, 7, 9, 11)]
+    assert "fields" in reason(loaded, "emails/e.csv", 4)
+    assert "UTF-8" in reason(loaded, "emails/e.csv", 5)
+    assert "email_id" in reason(loaded, "emails/e.csv", 6)
+    assert "contact_id" in reason(loaded, "emails/e.csv", 7)
+    assert "future" in reason(loaded, "emails/e.csv", 9)
+    assert "sent_at" in reason(loaded, "emails/e.csv", 11)
+    assert loaded.tables["emails"]["email_id"].tolist() == ["E1", "E7"]
+    # R1 is in no reps file: team (unassigned). E1 on 3 March, E7 on 30 March (Oslo).
+    assert factors(out, "outbound", "day", "2025-03-03", "team", "(unassigned)")["activities"] == 1
+    assert factors(out, "outbound", "day", "2025-03-30")["activities"] == 1
+    assert factors(out, "outbound", "month", "2025-03-01")["activities"] == 2
+
+
+def test_fast_and_exact_csv_readers_agree(tmp_path: Path) -> None:
+    raw = (
+        CALLS_HEADER + "\n"
+        "C1,R1,2025-03-03T09:00:00Z,60,outbound,connected,,\n"
+        'C2, R2 ,2025-03-03T09:00:00Z,"1,5",NA,null,"x""y",\n'
+    ).encode()
+    calls = ENTITIES["calls"]
+    fast = read_csv_arrow(tmp_path / "x.csv", raw, calls)
+    exact = read_csv_python(tmp_path / "x.csv", raw, calls)
+    assert fast is not None
+    pd.testing.assert_frame_equal(fast.frame, exact.frame)
+    assert fast.frame.loc[1, "contact_id"] == 'x"y'
+    assert fast.frame.loc[1, "direction"] == "NA"  # text, not a null
+    assert fast.frame["_row"].tolist() == [2, 3]
 
 
 # ------------------------------------------------------------------------------------------------
