@@ -87,7 +87,9 @@ def compile(
 def check(definitions: DefinitionsOpt = DEFAULT_DEFINITIONS) -> None:
     """Validate KPI definitions without touching data: one message per mistake, with file:line:col."""
     defs = _load(definitions)
-    typer.echo(f"{definitions}: {len(defs.funnels)} funnel(s), {len(defs.dimensions)} dimension(s): ok")
+    typer.echo(
+        f"{definitions}: {len(defs.funnels)} funnel(s), {len(defs.dimensions)} dimension(s): ok"
+    )
 
 
 @app.command("sample-data")

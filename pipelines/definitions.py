@@ -4,7 +4,6 @@
 `kpi run` calls `build_definitions` with its own settings and runs the same graph in process.
 """
 
-
 import dagster as dg
 
 from pipelines.assets.dbt import build_dbt_assets, dbt_resource

@@ -44,7 +44,9 @@ class RunSummary:
         if self.checks:
             passed = sum(1 for ok, _ in self.checks.values() if ok)
             lines.append(f"Checks: {passed} of {len(self.checks)} passed")
-            lines += [f"  FAILED {name}: {text}" for name, (ok, text) in self.checks.items() if not ok]
+            lines += [
+                f"  FAILED {name}: {text}" for name, (ok, text) in self.checks.items() if not ok
+            ]
         if not self.published:
             lines.append(f"Not published: {self.settings.published_db} is unchanged")
             return "\n".join(lines)
@@ -91,7 +93,10 @@ def run_pipeline(settings: Settings, *, quiet: bool = True) -> RunSummary:
             if event.event_type == dg.DagsterEventType.STEP_FAILURE
         ]
         raise RunFailed(
-            "run failed; kpi.duckdb was left as it was.\n" + "\n".join(failures) + "\n\n" + str(summary)
+            "run failed; kpi.duckdb was left as it was.\n"
+            + "\n".join(failures)
+            + "\n\n"
+            + str(summary)
         )
     return summary
 
@@ -129,7 +134,9 @@ def _summarise(settings: Settings, result: dg.ExecuteInProcessResult) -> RunSumm
         if path[0] == "raw":
             summary.loads[path[1]] = {k: v for k, v in meta.items() if isinstance(v, int)}
             if "warnings" in meta:
-                summary.warnings += [w.removeprefix("- ") for w in str(meta["warnings"]).splitlines()]
+                summary.warnings += [
+                    w.removeprefix("- ") for w in str(meta["warnings"]).splitlines()
+                ]
         elif path == ["published", "kpi"]:
             summary.published = {
                 k.removeprefix("rows/"): v for k, v in meta.items() if k.startswith("rows/")

@@ -1,6 +1,5 @@
 """The dbt project as Dagster assets: staging → intermediate → marts → kpis, dbt tests as checks."""
 
-
 import os
 from collections.abc import Mapping
 from functools import cache

@@ -1,6 +1,5 @@
 """Validation of every KPI table (pandera, blocking checks) and the publish of kpi.duckdb."""
 
-
 import dagster as dg
 
 from pipelines.compiler.funnels import funnel_model_name
@@ -9,7 +8,12 @@ from pipelines.ingest.contract import ENTITIES
 from pipelines.ingest.loader import landing_files
 from pipelines.publish import PublishedTable, file_checksums, publish
 from pipelines.spec.loader import Definitions
-from pipelines.validation.kpi_tables import MAX_SAMPLES, ValidationResult, validate_build, validate_one
+from pipelines.validation.kpi_tables import (
+    MAX_SAMPLES,
+    ValidationResult,
+    validate_build,
+    validate_one,
+)
 
 from .dbt import kpi_asset_key
 from .resources import WarehouseResource

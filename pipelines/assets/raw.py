@@ -1,6 +1,5 @@
 """Landing files → `raw.<entity>` tables: one asset per landing entity, bad rows to rejects."""
 
-
 import dagster as dg
 
 from pipelines.ingest.contract import ENTITIES
@@ -57,7 +56,9 @@ def _raw_asset(entity: str) -> dg.AssetsDefinition:
         description=f"`{entity}` as delivered, checked against the landing contract: one row per "
         f"`{spec.id_column}`; rows that break the contract are in `raw.rejects`.",
     )
-    def load(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def load(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
         settings = warehouse.settings
         timezone = warehouse.definitions.settings.reporting_timezone
         try:

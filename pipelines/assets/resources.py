@@ -1,6 +1,5 @@
 """The warehouse resource: where landing files, the build database and the published file are."""
 
-
 from functools import cached_property
 from pathlib import Path
 

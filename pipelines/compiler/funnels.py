@@ -58,7 +58,9 @@ def _events_sql(
         conditions = [f"{q(time)} is not null"]
         if source.where:
             conditions.append(f"({check_expression(source.where, list(entity.columns))})")
-        dim_select = "".join(f",\n        {d.expression} as {q('dim_' + d.dimension)}" for d in dims)
+        dim_select = "".join(
+            f",\n        {d.expression} as {q('dim_' + d.dimension)}" for d in dims
+        )
         parts.append(
             f"    select\n"
             f"        {{{{ to_reporting_date({lit(q(time))}, {lit(tz)}) }}}} as event_date"
@@ -111,7 +113,9 @@ def render_funnel_model(defs: Definitions, name: str) -> str:
     funnel = defs.funnels[name]
     dims = _dimension_columns(defs, funnel)
     grains = funnel.grains or defs.settings.grains
-    items: list[tuple[str, Stage | Value]] = [(f"stage_{i + 1}", s) for i, s in enumerate(funnel.stages)]
+    items: list[tuple[str, Stage | Value]] = [
+        (f"stage_{i + 1}", s) for i, s in enumerate(funnel.stages)
+    ]
     items.append(("value_total", funnel.value))
     ctes = [_stage_ctes(defs, funnel, item, cte, dims) for cte, item in items]
     dates = "\n    union\n".join(f"    select event_date from {cte}_daily" for cte, _ in items)
@@ -121,9 +125,7 @@ def render_funnel_model(defs: Definitions, name: str) -> str:
         for g in grains
     )
     keys = "grain, period_start, dimension, member"
-    joins = "\n".join(
-        f"left join {cte} using ({keys})" for cte, _ in items[1:]
-    )
+    joins = "\n".join(f"left join {cte} using ({keys})" for cte, _ in items[1:])
     stage_cols = [f"    cast(stage_1.value as bigint) as {q(funnel.stages[0].name)}"]
     stage_cols += [
         f"    cast(coalesce(stage_{i + 1}.value, 0) as bigint) as {q(s.name)}"

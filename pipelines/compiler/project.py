@@ -79,9 +79,7 @@ def render_schema_yaml(defs: Definitions) -> str:
                 "name": funnel_model_name(name),
                 "description": (funnel.description or f"Funnel `{name}`.")
                 + " One row per grain, period, dimension and member whose first stage is above zero.",
-                "data_tests": [
-                    {"unique_combination": {"arguments": {"columns": KEY_COLUMNS[1:]}}}
-                ],
+                "data_tests": [{"unique_combination": {"arguments": {"columns": KEY_COLUMNS[1:]}}}],
                 "columns": columns,
             }
         )
@@ -89,15 +87,20 @@ def render_schema_yaml(defs: Definitions) -> str:
         {
             "name": FACTORS_MODEL,
             "description": "Every funnel's factors in long form: one row per factor.",
-            "data_tests": [{"unique_combination": {"arguments": {"columns": [*KEY_COLUMNS, "factor"]}}}],
+            "data_tests": [
+                {"unique_combination": {"arguments": {"columns": [*KEY_COLUMNS, "factor"]}}}
+            ],
             "columns": [
-                {"name": c, "data_tests": ["not_null"]} for c in [*KEY_COLUMNS, "factor", "position"]
+                {"name": c, "data_tests": ["not_null"]}
+                for c in [*KEY_COLUMNS, "factor", "position"]
             ]
             + [{"name": "value", "description": "NULL when the factor's denominator is 0."}],
         }
     )
     body = yaml.safe_dump({"version": 2, "models": models}, sort_keys=False, allow_unicode=True)
-    return header(defs.directory.name + "/", "schema of all funnels").replace("--", "#") + "\n" + body
+    return (
+        header(defs.directory.name + "/", "schema of all funnels").replace("--", "#") + "\n" + body
+    )
 
 
 def write_project_files(defs: Definitions, project_dir: Path) -> list[Path]:

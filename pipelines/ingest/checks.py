@@ -6,8 +6,8 @@ any size. A row's `_reasons` is empty when it is valid.
 
 from __future__ import annotations
 
-from pipelines.ingest.contract import ROW_RULES, Column, Entity, Kind
 from pipelines.db import lit, q
+from pipelines.ingest.contract import ROW_RULES, Column, Entity, Kind
 from pipelines.ingest.readers import TEXT_TABLE
 
 TIMESTAMP_RE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|z|[+-]\d{2}(:?\d{2})?)?$"
@@ -40,7 +40,9 @@ def typed_expression(column: Column, timezone: str) -> str:
                 f"ELSE timezone({lit(timezone)}, TRY_CAST({v} AS TIMESTAMP)) END"
             )
         case Kind.DATE:
-            return f"CASE WHEN regexp_full_match({v}, {lit(DATE_RE)}) THEN TRY_CAST({v} AS DATE) END"
+            return (
+                f"CASE WHEN regexp_full_match({v}, {lit(DATE_RE)}) THEN TRY_CAST({v} AS DATE) END"
+            )
         case Kind.NUMBER:
             return (
                 f"CASE WHEN regexp_full_match({v}, {lit(NUMBER_RE)}) "

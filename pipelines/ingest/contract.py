@@ -104,7 +104,9 @@ ENTITIES: dict[str, Entity] = {
                 _id("visit_id"),
                 _id("visitor_id", personal=True),
                 Column("visited_at", Kind.TIMESTAMP),
-                _choice("channel", "organic", "paid", "social", "email", "referral", "direct", "other"),
+                _choice(
+                    "channel", "organic", "paid", "social", "email", "referral", "direct", "other"
+                ),
                 Column("landing_page", Kind.TEXT),
                 Column("campaign", Kind.TEXT, required=False),
                 _id("account_id", required=False),
@@ -179,7 +181,10 @@ ENTITIES: dict[str, Entity] = {
 # Row-level rules that involve more than one column: (entity, SQL condition that must hold, reason).
 ROW_RULES: dict[str, tuple[tuple[str, str], ...]] = {
     "opportunities": (
-        ("status not in ('won', 'lost') or closed_at is not null", "closed_at is required when won or lost"),
+        (
+            "status not in ('won', 'lost') or closed_at is not null",
+            "closed_at is required when won or lost",
+        ),
     ),
 }
 

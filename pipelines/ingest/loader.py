@@ -12,9 +12,9 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.db import lit, q, scalar
 from pipelines.ingest.checks import checked_rows_sql
 from pipelines.ingest.contract import ENTITIES, LANDING_SUFFIXES, Entity
-from pipelines.db import lit, q, scalar
 from pipelines.ingest.readers import create_text_table, read_into_text_table
 
 RAW_SCHEMA = "raw"
@@ -77,7 +77,9 @@ def load_entity(
     files = landing_files(landing, entity_name)
     warnings: list[str] = []
     if not files:
-        warnings.append(f"no files for {entity_name} under {landing / entity_name}: loaded as empty")
+        warnings.append(
+            f"no files for {entity_name} under {landing / entity_name}: loaded as empty"
+        )
     create_text_table(con, entity)
     rows_read = 0
     for index, (relative, path) in enumerate(files):
@@ -101,7 +103,9 @@ def load_entity(
             ORDER BY 2, 3"""
         )
         columns = ", ".join(q(c) for c in entity.column_names)
-        con.execute(f"CREATE OR REPLACE TABLE {RAW_SCHEMA}.{q(entity_name)} ({raw_table_ddl(entity)})")
+        con.execute(
+            f"CREATE OR REPLACE TABLE {RAW_SCHEMA}.{q(entity_name)} ({raw_table_ddl(entity)})"
+        )
         con.execute(
             f"""INSERT INTO {RAW_SCHEMA}.{q(entity_name)}
             SELECT {columns}, _source_file, _source_row FROM {kept}
@@ -139,8 +143,7 @@ def _settle_deliveries(con: duckdb.DuckDBPyConnection, entity: Entity) -> str:
                 ORDER BY {q(entity.version_column)} DESC, {order}) = 1"""
         )
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _superseded AS "
-            "SELECT * FROM _checked WHERE false"
+            "CREATE OR REPLACE TEMP TABLE _superseded AS SELECT * FROM _checked WHERE false"
         )
         return "_kept"
     content = ", ".join(q(c) for c in entity.column_names)

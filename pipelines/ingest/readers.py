@@ -71,7 +71,8 @@ def _missing_required(entity: Entity, present: set[str], path: Path) -> None:
     missing = [c for c in entity.required_columns if c not in present]
     if missing:
         raise LandingFileError(
-            path, f"lacks required column(s) {', '.join(missing)} (found: {', '.join(sorted(present))})"
+            path,
+            f"lacks required column(s) {', '.join(missing)} (found: {', '.join(sorted(present))})",
         )
 
 

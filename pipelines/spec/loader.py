@@ -88,7 +88,9 @@ def parse_yaml(text: str, file: str) -> Located:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise DefinitionError([Problem(file, line, col, f"not valid YAML: {_yaml_msg(exc)}")]) from None
+        raise DefinitionError(
+            [Problem(file, line, col, f"not valid YAML: {_yaml_msg(exc)}")]
+        ) from None
     located = Located(file=file, data=None)
     if node is None:
         located.data = {}
@@ -142,7 +144,9 @@ def load_definitions(directory: Path) -> Definitions:
     if not directory.is_dir():
         raise DefinitionError([Problem(str(directory), 1, 1, "definitions folder does not exist")])
     if not files:
-        raise DefinitionError([Problem(str(directory), 1, 1, "no *.yml files in definitions folder")])
+        raise DefinitionError(
+            [Problem(str(directory), 1, 1, "no *.yml files in definitions folder")]
+        )
     problems: list[Problem] = []
     settings: Settings | None = None
     dimensions: dict[str, Dimension] = {}
@@ -168,7 +172,9 @@ def load_definitions(directory: Path) -> Definitions:
             continue
         if parsed.settings is not None:
             if settings is not None:
-                problems.append(located.problem(("settings", "__key__"), "`settings` is declared twice"))
+                problems.append(
+                    located.problem(("settings", "__key__"), "`settings` is declared twice")
+                )
             settings = parsed.settings
         for kind, target, items in (
             ("dimension", dimensions, parsed.dimensions),
@@ -228,9 +234,7 @@ def _pydantic_problem(located: Located, err: dict) -> Problem:
         return located.problem(loc[:-1], f"`{field_name}` is required here")
     message = err["msg"].removeprefix("Value error, ")
     if kind == "string_pattern_mismatch":
-        message = (
-            f"`{err.get('input')}` is not a valid name: use lower-case letters, digits and _"
-        )
+        message = f"`{err.get('input')}` is not a valid name: use lower-case letters, digits and _"
     elif kind == "literal_error":
         message = f"`{err.get('input')}` is not allowed: {message}"
     where = ".".join(str(p) for p in loc)

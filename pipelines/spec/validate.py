@@ -28,7 +28,7 @@ def check_references(defs: Definitions) -> list[Problem]:
                     f"unknown time zone `{tz}`{did_you_mean(tz, available_timezones())}",
                 )
             )
-    for name, dim in defs.dimensions.items():
+    for name in defs.dimensions:
         located, path = defs.origins[("dimension", name)]
         if name in BUILTIN_DIMENSIONS:
             problems.append(located.problem(path, f"`{name}` is built in and cannot be redeclared"))
@@ -70,7 +70,8 @@ def _check_funnel(
             options = [*BUILTIN_DIMENSIONS, *defs.dimensions]
             problems.append(
                 located.problem(
-                    (*path, "dimensions", i), f"unknown dimension `{dim}`{did_you_mean(dim, options)}"
+                    (*path, "dimensions", i),
+                    f"unknown dimension `{dim}`{did_you_mean(dim, options)}",
                 )
             )
     if len(set(funnel.dimensions)) != len(funnel.dimensions):
@@ -137,7 +138,9 @@ def _check_source(
         try:
             check_expression(source.where, list(entity.columns))
         except ExpressionError as exc:
-            problems.append(located.problem((*path, "where"), f"in `where` of {source.entity}: {exc}"))
+            problems.append(
+                located.problem((*path, "where"), f"in `where` of {source.entity}: {exc}")
+            )
     for dim in funnel.dimensions:
         declared = defs.dimensions.get(dim)
         if declared is not None and declared.column not in entity.columns:

@@ -97,7 +97,9 @@ def funnel_schema(defs: Definitions, name: str) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(
         columns,
         checks=[
-            pa.Check(product_identity, name="product_identity", error="factors multiply to the value"),
+            pa.Check(
+                product_identity, name="product_identity", error="factors multiply to the value"
+            ),
             pa.Check(aligned, name="period_start_aligned", error="period_start starts its grain"),
         ],
         name=funnel_model_name(name),
@@ -135,7 +137,9 @@ def kpi_schemas(defs: Definitions) -> dict[str, pa.DataFrameSchema]:
     return schemas
 
 
-def validate_table(con: ibis.BaseBackend, table: str, schema: pa.DataFrameSchema) -> ValidationResult:
+def validate_table(
+    con: ibis.BaseBackend, table: str, schema: pa.DataFrameSchema
+) -> ValidationResult:
     t = con.table(table, database=KPI_SCHEMA)
     rows = int(t.count().execute())
     target = t

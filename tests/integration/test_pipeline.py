@@ -50,7 +50,9 @@ def test_every_factor_matches_the_reference_implementation(pipeline_run):
     assert ours[KEY].equals(expected[KEY].astype(ours[KEY].dtypes.to_dict()))
     assert list(ours.position) == list(expected.position)
     # ...and the same values (NULL exactly where the reference has NaN).
-    for a, b, key in zip(ours.value, expected.value, ours[KEY].itertuples(index=False), strict=True):
+    for a, b, key in zip(
+        ours.value, expected.value, ours[KEY].itertuples(index=False), strict=True
+    ):
         if b is None or (isinstance(b, float) and math.isnan(b)):
             assert a is None or math.isnan(a), key
         else:
@@ -58,7 +60,9 @@ def test_every_factor_matches_the_reference_implementation(pipeline_run):
 
 
 def test_rejects_are_exactly_the_dirty_rows(pipeline_run):
-    got = published(pipeline_run.settings, "SELECT entity, source_file, source_row, reason FROM rejects")
+    got = published(
+        pipeline_run.settings, "SELECT entity, source_file, source_row, reason FROM rejects"
+    )
     expected = {(r.entity, r.file, r.row_number) for r in pipeline_run.sample.expected_rejects}
     assert set(zip(got.entity, got.source_file, got.source_row, strict=True)) == expected
     assert got.reason.str.len().min() > 10
@@ -106,7 +110,9 @@ def test_failed_validation_leaves_published_file_untouched(pipeline_run):
                 instance=instance, asset_selection=[PUBLISHED_KEY], raise_on_error=False
             )
         assert not result.success
-        failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
+        failure = next(
+            e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE
+        )
         assert "validation failed" in failure.step_failure_data.user_failure_data.description
         assert file_digest(settings.published_db) == before
     finally:
@@ -114,7 +120,11 @@ def test_failed_validation_leaves_published_file_untouched(pipeline_run):
 
 
 def test_dagster_tooling_loads_the_definitions(pipeline_run):
-    env = {**os.environ, **pipeline_run.settings.env(), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        **pipeline_run.settings.env(),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
     result = subprocess.run(
         [str(Path(sys.executable).parent / "dg"), "check", "defs"],
         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
@@ -126,7 +136,10 @@ def test_a_new_funnel_from_yaml_alone(pipeline_run, tmp_path):
     definitions = tmp_path / "definitions"
     shutil.copytree(DEFAULT_DEFINITIONS, definitions)
     (definitions / "referral.yml").write_text(
-        (PROJECT_ROOT / "docs" / "kpi-definitions.md").read_text().split("# kpi_definitions/referral.yml\n")[1].split("```")[0]
+        (PROJECT_ROOT / "docs" / "kpi-definitions.md")
+        .read_text()
+        .split("# kpi_definitions/referral.yml\n")[1]
+        .split("```")[0]
     )
     settings = Settings(pipeline_run.landing, tmp_path / "warehouse", definitions)
     summary = run_pipeline(settings)

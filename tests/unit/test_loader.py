@@ -55,7 +55,9 @@ def test_good_rows_load_typed_and_trimmed(tmp_path, con):
 
 
 def test_timestamp_without_offset_uses_reporting_zone(tmp_path, con):
-    write(tmp_path / "calls" / "a.csv", f"{CALL_HEADER}\nC1,R1,2025-07-01 12:00:00,1,outbound,busy\n")
+    write(
+        tmp_path / "calls" / "a.csv", f"{CALL_HEADER}\nC1,R1,2025-07-01 12:00:00,1,outbound,busy\n"
+    )
     load_entity(con, "calls", tmp_path, timezone="America/New_York")
     (started,) = con.execute("SELECT started_at FROM raw.calls").fetchone()
     assert started == datetime(2025, 7, 1, 16, 0, tzinfo=UTC)
@@ -148,8 +150,14 @@ def test_parquet_timestamp_columns(tmp_path, con):
 
 def test_exact_redelivery_counts_once_and_different_content_is_a_correction(tmp_path, con):
     row = "C1,R1,2025-03-05T10:00:00Z,60,outbound,connected"
-    write(tmp_path / "calls" / "2025-03_a.csv", f"{CALL_HEADER}\n{row}\n{row}\nC2,R1,2025-03-05T10:00:00Z,5,outbound,busy\n")
-    write(tmp_path / "calls" / "2025-03_b_redelivery.csv", f"{CALL_HEADER}\n{row}\nC2,R2,2025-03-05T10:00:00Z,5,outbound,busy\n")
+    write(
+        tmp_path / "calls" / "2025-03_a.csv",
+        f"{CALL_HEADER}\n{row}\n{row}\nC2,R1,2025-03-05T10:00:00Z,5,outbound,busy\n",
+    )
+    write(
+        tmp_path / "calls" / "2025-03_b_redelivery.csv",
+        f"{CALL_HEADER}\n{row}\nC2,R2,2025-03-05T10:00:00Z,5,outbound,busy\n",
+    )
     report = load_entity(con, "calls", tmp_path)
     assert report.rows_loaded == 2
     assert report.duplicates == 2
@@ -172,9 +180,9 @@ def test_opportunity_latest_updated_at_wins(tmp_path, con):
         "O2,R1,inbound,2025-01-01T10:00:00Z,,lost,0,NOK,2025-02-01T10:00:00Z\n",
     )
     load_entity(con, "opportunities", tmp_path)
-    assert con.execute("SELECT opportunity_id, status, amount, currency FROM raw.opportunities").fetchall() == [
-        ("O1", "won", 1200.0, "NOK")
-    ]
+    assert con.execute(
+        "SELECT opportunity_id, status, amount, currency FROM raw.opportunities"
+    ).fetchall() == [("O1", "won", 1200.0, "NOK")]
     assert [(f, r) for f, r, _ in rejects(con)] == [("opportunities/a_earlier_file.csv", 3)]
     assert rejects(con)[0][2] == "closed_at is required when won or lost"
 
@@ -193,7 +201,10 @@ def test_entity_without_files_is_empty_with_a_warning(tmp_path, con):
 
 
 def test_reload_replaces_previous_load(tmp_path, con):
-    f = write(tmp_path / "calls" / "a.csv", f"{CALL_HEADER}\nC1,R1,2025-03-05T10:00:00Z,60,outbound,connected\nC2,,x,1,outbound,busy\n")
+    f = write(
+        tmp_path / "calls" / "a.csv",
+        f"{CALL_HEADER}\nC1,R1,2025-03-05T10:00:00Z,60,outbound,connected\nC2,,x,1,outbound,busy\n",
+    )
     load_entity(con, "calls", tmp_path)
     load_entity(con, "calls", tmp_path)
     assert con.execute("SELECT count(*) FROM raw.calls").fetchone() == (1,)

@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.compiler.project import check_project_files, render_project_files, write_project_files
+from pipelines.compiler.project import (
+    check_project_files,
+    render_project_files,
+    write_project_files,
+)
 from pipelines.settings import DEFAULT_DBT_PROJECT, DEFAULT_DEFINITIONS
 from pipelines.spec.expressions import ExpressionError, check_expression
 from pipelines.spec.loader import DefinitionError, load_definitions
