@@ -13,9 +13,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.ops.instance import dagster_home, ensure_instance_config
 from pipelines.settings import Settings
-
-DAGSTER_YAML = "telemetry:\n  enabled: false\n"
 
 
 class RunFailed(Exception):
@@ -32,13 +31,13 @@ class RunSummary:
 
     def __str__(self) -> str:
         lines = [f"Loaded from {self.settings.landing}"]
-        header = f"  {'entity':<15}{'files':>7}{'rows read':>12}{'loaded':>10}{'rejected':>10}{'duplicates':>12}"
+        header = f"  {'entity':<15}{'files':>7}{'rows read':>12}{'loaded':>10}{'rejected':>10}{'re-delivered':>14}"
         lines.append(header)
         for entity, m in self.loads.items():
             lines.append(
                 f"  {entity:<15}{m.get('files', 0):>7}{m.get('rows_read', 0):>12,}"
                 f"{m.get('rows_loaded', 0):>10,}{m.get('rows_rejected', 0):>10,}"
-                f"{m.get('duplicates', 0):>12,}"
+                f"{m.get('duplicates', 0):>14,}"
             )
         lines += [f"  warning: {w}" for w in self.warnings]
         if self.checks:
@@ -60,11 +59,8 @@ class RunSummary:
 
 def dagster_instance(settings: Settings) -> dg.DagsterInstance:
     """The persistent Dagster instance under the warehouse (shared with `make ui`)."""
-    home = Path(os.environ.get("DAGSTER_HOME", settings.warehouse / "dagster_home"))
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
+    home = dagster_home(settings)
+    ensure_instance_config(home)
     os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
 

@@ -11,6 +11,7 @@ from pipelines.spec.loader import Definitions
 from pipelines.validation.kpi_tables import (
     MAX_SAMPLES,
     ValidationResult,
+    kpi_schemas,
     validate_build,
     validate_one,
 )
@@ -22,7 +23,8 @@ PUBLISHED_KEY = dg.AssetKey(["published", "kpi"])
 
 
 def kpi_tables(defs: Definitions) -> list[str]:
-    return [funnel_model_name(n) for n in defs.funnels] + [FACTORS_MODEL]
+    """Every KPI table that is validated and published (keys of the pandera schemas)."""
+    return list(kpi_schemas(defs))
 
 
 def published_tables(defs: Definitions) -> list[PublishedTable]:
@@ -44,7 +46,35 @@ def published_tables(defs: Definitions) -> list[PublishedTable]:
                 (funnel.description or f"Funnel {name}") + " Wide: one row per period and member.",
             )
         )
+    extra_tables = {
+        "activity_kpis": (
+            "kpi, grain, period_start, dimension, member",
+            "Activity KPIs per period and member with target, attainment and on_pace.",
+        ),
+        "activity_points": (
+            "scheme, grain, period_start, leaderboard_rank, rep_id",
+            "Points leaderboard: weighted activities per rep and period.",
+        ),
+        "top_performer_gap": (
+            "grain, period_start, metric_kind, metric",
+            "Top share of reps by the outcome vs the rest, for every KPI and funnel factor.",
+        ),
+    }
+    for table in kpi_tables(defs):
+        if table in extra_tables:
+            order, description = extra_tables[table]
+            tables.append(
+                PublishedTable(
+                    table, f"SELECT * FROM build.kpis.{table} ORDER BY {order}", description
+                )
+            )
     tables += [
+        PublishedTable(
+            "working_days",
+            "SELECT * FROM build.kpis.working_days WHERE calendar_date BETWEEN '2020-01-01' "
+            "AND '2035-12-31' ORDER BY calendar_date",
+            "The working-day calendar of the definitions.",
+        ),
         PublishedTable(
             "reps",
             "SELECT rep_id, rep_name, team, region, hired_on, left_on FROM build.marts.reps",

@@ -109,6 +109,15 @@ def _stage_ctes(
     return daily_ctes, f"{cte} as (\n{rollups}\n)"
 
 
+def period_map_sql(grains) -> str:
+    """SQL mapping each `event_dates.event_date` to its period start at every grain."""
+    return "\n    union all\n".join(
+        f"    select event_date, {lit(g)} as grain, {{{{ period_start({lit(g)}, 'event_date') }}}} "
+        "as period_start from event_dates"
+        for g in grains
+    )
+
+
 def render_funnel_model(defs: Definitions, name: str) -> str:
     funnel = defs.funnels[name]
     dims = _dimension_columns(defs, funnel)
@@ -119,11 +128,7 @@ def render_funnel_model(defs: Definitions, name: str) -> str:
     items.append(("value_total", funnel.value))
     ctes = [_stage_ctes(defs, funnel, item, cte, dims) for cte, item in items]
     dates = "\n    union\n".join(f"    select event_date from {cte}_daily" for cte, _ in items)
-    periods = "\n    union all\n".join(
-        f"    select event_date, {lit(g)} as grain, {{{{ period_start({lit(g)}, 'event_date') }}}} "
-        "as period_start from event_dates"
-        for g in grains
-    )
+    periods = period_map_sql(grains)
     keys = "grain, period_start, dimension, member"
     joins = "\n".join(f"left join {cte} using ({keys})" for cte, _ in items[1:])
     stage_cols = [f"    cast(stage_1.value as bigint) as {q(funnel.stages[0].name)}"]

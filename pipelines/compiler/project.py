@@ -11,6 +11,16 @@ from pathlib import Path
 
 import yaml
 
+from pipelines.compiler.activity import (
+    ACTIVITY_KPIS,
+    kpi_model_name,
+    render_activity_kpis,
+    render_activity_points,
+    render_kpi_model,
+    render_targets,
+    render_top_performer_gap,
+    render_working_days,
+)
 from pipelines.compiler.funnels import (
     GENERATED_MARK,
     funnel_model_name,
@@ -40,6 +50,16 @@ def render_project_files(defs: Definitions) -> dict[Path, str]:
     for name in defs.funnels:
         files[GENERATED_DIR / f"{funnel_model_name(name)}.sql"] = render_funnel_model(defs, name)
     files[GENERATED_DIR / f"{FACTORS_MODEL}.sql"] = render_factors_model(defs)
+    files[GENERATED_DIR / "working_days.sql"] = render_working_days(defs)
+    if defs.kpis:
+        files[GENERATED_DIR / "kpi_targets.sql"] = render_targets(defs)
+        for name in defs.kpis:
+            files[GENERATED_DIR / f"{kpi_model_name(name)}.sql"] = render_kpi_model(defs, name)
+        files[GENERATED_DIR / f"{ACTIVITY_KPIS}.sql"] = render_activity_kpis(defs)
+    if defs.activity_points:
+        files[GENERATED_DIR / "activity_points.sql"] = render_activity_points(defs)
+    if defs.top_performers is not None and defs.kpis:
+        files[GENERATED_DIR / "top_performer_gap.sql"] = render_top_performer_gap(defs)
     files[GENERATED_DIR / "_kpis.yml"] = render_schema_yaml(defs)
     return files
 
@@ -97,10 +117,84 @@ def render_schema_yaml(defs: Definitions) -> str:
             + [{"name": "value", "description": "NULL when the factor's denominator is 0."}],
         }
     )
+    models += _activity_schema(defs)
     body = yaml.safe_dump({"version": 2, "models": models}, sort_keys=False, allow_unicode=True)
     return (
         header(defs.directory.name + "/", "schema of all funnels").replace("--", "#") + "\n" + body
     )
+
+
+def _activity_schema(defs: Definitions) -> list[dict]:
+    models: list[dict] = [
+        {
+            "name": "working_days",
+            "description": "Calendar: working weekdays minus the holidays of the definitions.",
+            "columns": [{"name": "calendar_date", "data_tests": ["unique", "not_null"]}],
+        }
+    ]
+    if defs.kpis:
+        keys = ["kpi", "grain", "period_start", "dimension", "member"]
+        models.append(
+            {
+                "name": "kpi_targets",
+                "description": "Every declared KPI target (team or rep scoped, effective from a date).",
+            }
+        )
+        for name, kpi in defs.kpis.items():
+            models.append(
+                {
+                    "name": kpi_model_name(name),
+                    "description": kpi.description or f"Activity KPI `{name}`.",
+                    "data_tests": [{"unique_combination": {"arguments": {"columns": keys[1:]}}}],
+                }
+            )
+        models.append(
+            {
+                "name": ACTIVITY_KPIS,
+                "description": "Every activity KPI per grain, period, dimension and member, with "
+                "target, attainment (value ÷ target) and on_pace for the period to date.",
+                "data_tests": [{"unique_combination": {"arguments": {"columns": keys}}}],
+                "columns": [{"name": c, "data_tests": ["not_null"]} for c in keys]
+                + [
+                    {"name": "value"},
+                    {"name": "target"},
+                    {"name": "attainment"},
+                    {"name": "on_pace"},
+                ],
+            }
+        )
+    if defs.activity_points:
+        models.append(
+            {
+                "name": "activity_points",
+                "description": "Points leaderboard: weighted activities per rep and period.",
+                "data_tests": [
+                    {
+                        "unique_combination": {
+                            "arguments": {"columns": ["scheme", "grain", "period_start", "rep_id"]}
+                        }
+                    }
+                ],
+            }
+        )
+    if defs.top_performers is not None and defs.kpis:
+        models.append(
+            {
+                "name": "top_performer_gap",
+                "description": "Per period: the top share of reps by the outcome vs the rest, "
+                "averages of every activity KPI and funnel factor, and their ratio.",
+                "data_tests": [
+                    {
+                        "unique_combination": {
+                            "arguments": {
+                                "columns": ["grain", "period_start", "metric_kind", "metric"]
+                            }
+                        }
+                    }
+                ],
+            }
+        )
+    return models
 
 
 def write_project_files(defs: Definitions, project_dir: Path) -> list[Path]:

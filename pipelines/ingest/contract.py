@@ -20,6 +20,7 @@ class Kind(StrEnum):
     NUMBER = "number"
     CHOICE = "choice"
     CURRENCY = "currency"
+    BOOLEAN = "boolean"  # derived in the dbt marts, never delivered
 
     @property
     def sql_type(self) -> str:
@@ -34,6 +35,7 @@ _SQL_TYPES = {
     Kind.NUMBER: "DOUBLE",
     Kind.CHOICE: "VARCHAR",
     Kind.CURRENCY: "VARCHAR",
+    Kind.BOOLEAN: "BOOLEAN",
 }
 
 

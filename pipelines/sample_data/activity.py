@@ -15,7 +15,7 @@ Funnel model, per rep and working day:
 * referral/other meetings trickle in;
 * web visits (every day) may end in a meeting request -> inbound meeting with ``visitor_id``;
 * meetings are held / no-show / cancelled; held ones may become opportunities that close won or
-  lost 2-120 days later (some stall and stay open).
+  lost 2-120 days later (8 % stall and stay open).
 
 The simulation produces numeric column arrays (``Raw``); ``frames.py`` turns them into text.
 """
@@ -62,6 +62,7 @@ VISITORS_AT_SCALE_1 = 2_500_000
 CONTACTS_PER_ACCOUNT = 6
 OPPORTUNITY_P = (0.22, 0.36, 0.45, 0.30)  # by meeting source, for held meetings
 WIN_P = (0.20, 0.28, 0.38, 0.24)  # by source; top performers add their win bonus
+NEVER = np.iinfo(np.int64).max // 4  # close time of opportunities that stay open
 
 # Time-of-day intensity as (from hour, to hour, weight), Oslo wall clock.
 _CALL_HOURS = ((7.5, 8, 0.3), (8, 11.5, 1), (11.5, 12.5, 0.45), (12.5, 16, 1), (16, 16.5, 0.6),
@@ -469,13 +470,13 @@ def _opportunities(
         + meetings["scheduled_local"] % DAY_S
         + rng.integers(1800, 10800, m)
     )
-    stalled = rng.random(m) < 0.08
+    stalled = rng.random(m) < 0.08  # never closes: stays open in every snapshot
     cycle = np.clip(np.round(rng.lognormal(np.log(30.0), 0.75, m)), 2, 120).astype(np.int64)
-    cycle = np.where(stalled, rng.integers(150, 300, m), cycle)
     close_day = np.busday_offset(created_day + cycle, 0, roll="forward", busdaycal=ctx.busdays)
     closed_utc = local_to_utc(
         close_day.astype(np.int64) * DAY_S + 9 * HOUR_S + rng.integers(0, 8 * HOUR_S, m)
     )
+    closed_utc = np.where(stalled, NEVER, closed_utc)
     won = ~stalled & (rng.random(m) < np.asarray(WIN_P)[source] + roster.win_bonus[rep])
     deal_size = np.array([t.deal_size for t in roster.teams])[roster.team_index[rep]]
     base = np.clip(rng.lognormal(np.log(170_000.0), 0.5, m), 60_000, 600_000)

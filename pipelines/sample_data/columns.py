@@ -81,9 +81,3 @@ def take_rows(frame: Frame, indices: Sequence[int]) -> Frame:
     """The given rows of a frame, in the given order."""
     picks = pa.array(list(indices), pa.int64())
     return {name: column.take(picks) for name, column in frame.items()}
-
-
-def concat_frames(frames: Sequence[Frame]) -> Frame:
-    """Rows of several frames with the same columns, one after the other."""
-    names = list(frames[0])
-    return {name: pa.concat_arrays([f[name] for f in frames]) for name in names}

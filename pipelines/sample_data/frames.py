@@ -38,10 +38,12 @@ def code_ids(prefix: str, codes: np.ndarray, width: int) -> pa.Array:
 
 
 def account_ids(codes: np.ndarray) -> pa.Array:
+    """``AC-00042`` style account ids."""
     return code_ids("AC-", codes, 5)
 
 
 def rep_ids(roster: Roster, rep: np.ndarray) -> pa.Array:
+    """Rep ids for roster positions."""
     return labels(roster.rep_id, rep)
 
 
@@ -59,6 +61,7 @@ def reps_frame(roster: Roster) -> Frame:
 
 
 def calls_frame(roster: Roster, raw: Raw) -> Frame:
+    """Calls; 20 % of the timestamps in UTC (``Z``), the rest in Oslo time with offset."""
     return {
         "call_id": day_ids("C", raw),
         "rep_id": rep_ids(roster, raw["rep"]),
@@ -72,6 +75,7 @@ def calls_frame(roster: Roster, raw: Raw) -> Frame:
 
 
 def emails_frame(roster: Roster, raw: Raw) -> Frame:
+    """Emails; about half of the timestamps in UTC, ``replied_at`` empty without a reply."""
     replied = raw["replied_utc"] >= 0
     return {
         "email_id": day_ids("E", raw),
@@ -92,6 +96,7 @@ def _campaigns(raw: Raw) -> pa.Array:
 
 
 def visits_frame(raw: Raw) -> Frame:
+    """Web visits; ``visited_at`` as a UTC timestamp (Parquet TIMESTAMP with time zone)."""
     visited_at = pa.array(raw["utc"].astype("datetime64[s]"))
     return {
         "visit_id": day_ids("WV", raw),
@@ -105,6 +110,7 @@ def visits_frame(raw: Raw) -> Frame:
 
 
 def meetings_frame(roster: Roster, raw: Raw) -> Frame:
+    """Meetings; ``visitor_id`` only on inbound ones."""
     return {
         "meeting_id": day_ids("M", raw),
         "rep_id": rep_ids(roster, raw["rep"]),
@@ -129,6 +135,7 @@ def opportunities_frame(roster: Roster, raw: Raw, at_utc: int) -> Frame:
     status = np.where(closed, np.where(raw["won"], 1, 2), 0)
     touches = (at_utc - raw["created_utc"]) // raw["cadence_s"]
     updated = np.where(closed, raw["closed_utc"], raw["created_utc"] + touches * raw["cadence_s"])
+    closed_utc = np.where(closed, raw["closed_utc"], raw["created_utc"])
     local = np.zeros(n, dtype=bool)
     return {
         "opportunity_id": day_ids("O", raw),
@@ -137,7 +144,7 @@ def opportunities_frame(roster: Roster, raw: Raw, at_utc: int) -> Frame:
         "meeting_id": day_ids("M", raw),
         "source": labels(SOURCES, raw["source"]),
         "created_at": timestamps(raw["created_utc"], local, separator=" "),
-        "closed_at": optional(timestamps(raw["closed_utc"], local, separator=" "), closed),
+        "closed_at": optional(timestamps(closed_utc, local, separator=" "), closed),
         "status": labels(OPPORTUNITY_STATUSES, status),
         "amount": numbers(np.where(closed & raw["won"], raw["amount"], raw["estimate"])),
         "currency": constant(CURRENCY, n),

@@ -11,6 +11,13 @@ from dataclasses import dataclass
 from pipelines.ingest.contract import ENTITIES, Kind
 
 REP_COLUMNS = {"rep_name": Kind.TEXT, "team": Kind.TEXT, "region": Kind.TEXT}
+# Columns the dbt staging/marts derive from the delivered ones.
+DERIVED_COLUMNS = {
+    "calls": {"is_outbound": Kind.BOOLEAN, "is_connected": Kind.BOOLEAN},
+    "emails": {"has_reply": Kind.BOOLEAN},
+    "meetings": {"is_held": Kind.BOOLEAN, "is_existing_customer": Kind.BOOLEAN},
+    "opportunities": {"is_won": Kind.BOOLEAN, "is_closed": Kind.BOOLEAN},
+}
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,7 @@ def _catalog_entity(name: str) -> CatalogEntity:
     columns = {c.name: c.kind for c in entity.columns}
     if "rep_id" in columns and name != "reps":
         columns |= REP_COLUMNS
+    columns |= DERIVED_COLUMNS.get(name, {})
     return CatalogEntity(name=name, model=name, columns=columns, event_time=entity.event_time)
 
 

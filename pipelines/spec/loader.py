@@ -13,7 +13,18 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from pipelines.spec.models import DefinitionsFile, Dimension, Funnel, Settings
+from pipelines.spec.models import (
+    ActivityPoints,
+    Calendar,
+    DefinitionsFile,
+    Dimension,
+    Funnel,
+    Kpi,
+    KpiTarget,
+    Settings,
+    Target,
+    TopPerformers,
+)
 
 Path_ = tuple[str | int, ...]
 
@@ -70,6 +81,10 @@ class Definitions:
     funnels: dict[str, Funnel]
     origins: dict[tuple[str, str], tuple[Located, Path_]]  # ("funnel", name) -> where declared
     directory: Path
+    calendar: Calendar = field(default_factory=Calendar)
+    kpis: dict[str, Kpi] = field(default_factory=dict)
+    activity_points: dict[str, ActivityPoints] = field(default_factory=dict)
+    top_performers: TopPerformers | None = None
 
     def origin_of(self, kind: str, name: str) -> str:
         located, path = self.origins[(kind, name)]
@@ -148,9 +163,12 @@ def load_definitions(directory: Path) -> Definitions:
             [Problem(str(directory), 1, 1, "no *.yml files in definitions folder")]
         )
     problems: list[Problem] = []
-    settings: Settings | None = None
+    singletons: dict[str, Any] = {}
     dimensions: dict[str, Dimension] = {}
     funnels: dict[str, Funnel] = {}
+    kpis: dict[str, Kpi] = {}
+    points: dict[str, ActivityPoints] = {}
+    loose_targets: list[tuple[Located, int, KpiTarget]] = []
     origins: dict[tuple[str, str], tuple[Located, Path_]] = {}
     for path in files:
         try:
@@ -170,17 +188,28 @@ def load_definitions(directory: Path) -> Definitions:
         except ValidationError as exc:
             problems += [_pydantic_problem(located, err) for err in exc.errors()]
             continue
-        if parsed.settings is not None:
-            if settings is not None:
+        for section in ("settings", "calendar", "top_performers"):
+            value = getattr(parsed, section)
+            if value is None:
+                continue
+            if section in singletons:
+                earlier = origins[("section", section)][0]
                 problems.append(
-                    located.problem(("settings", "__key__"), "`settings` is declared twice")
+                    located.problem(
+                        (section, "__key__"),
+                        f"`{section}` is declared twice (first in {earlier.file})",
+                    )
                 )
-            settings = parsed.settings
-        for kind, target, items in (
-            ("dimension", dimensions, parsed.dimensions),
-            ("funnel", funnels, parsed.funnels),
+                continue
+            singletons[section] = value
+            origins[("section", section)] = (located, (section, "__key__"))
+        loose_targets += [(located, i, t) for i, t in enumerate(parsed.targets)]
+        for kind, section, target, items in (
+            ("dimension", "dimensions", dimensions, parsed.dimensions),
+            ("funnel", "funnels", funnels, parsed.funnels),
+            ("kpi", "kpis", kpis, parsed.kpis),
+            ("activity_points", "activity_points", points, parsed.activity_points),
         ):
-            section = kind + "s"
             for name, item in items.items():
                 if name in target:
                     earlier = origins[(kind, name)]
@@ -194,18 +223,51 @@ def load_definitions(directory: Path) -> Definitions:
                     continue
                 target[name] = item
                 origins[(kind, name)] = (located, (section, name, "__key__"))
+    problems += _attach_targets(kpis, loose_targets, origins)
     definitions = Definitions(
-        settings=settings or Settings(),
+        settings=singletons.get("settings") or Settings(),
         dimensions=dimensions,
         funnels=funnels,
         origins=origins,
         directory=directory,
+        calendar=singletons.get("calendar") or Calendar(),
+        kpis=kpis,
+        activity_points=points,
+        top_performers=singletons.get("top_performers"),
     )
     if not problems:
         problems += check_references(definitions)
     if problems:
         raise DefinitionError(problems)
     return definitions
+
+
+def _attach_targets(
+    kpis: dict[str, Kpi],
+    loose: list[tuple[Located, int, KpiTarget]],
+    origins: dict[tuple[str, str], tuple[Located, Path_]],
+) -> list[Problem]:
+    """Move targets declared in a `targets:` list onto their KPIs."""
+    from pipelines.spec.expressions import did_you_mean
+
+    problems = []
+    for located, index, target in loose:
+        kpi = kpis.get(target.kpi)
+        if kpi is None:
+            problems.append(
+                located.problem(
+                    ("targets", index, "kpi"),
+                    f"target for unknown KPI `{target.kpi}`{did_you_mean(target.kpi, kpis)}",
+                )
+            )
+            continue
+        plain = Target(**target.model_dump(exclude={"kpi"}))
+        kpis[target.kpi] = kpi.model_copy(update={"targets": [*kpi.targets, plain]})
+        origins[("target", f"{target.kpi}:{len(kpis[target.kpi].targets) - 1}")] = (
+            located,
+            ("targets", index),
+        )
+    return problems
 
 
 def _display(path: Path) -> str:

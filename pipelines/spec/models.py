@@ -6,6 +6,7 @@ Cross-references (entities, columns, dimensions, names) are checked in `pipeline
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Annotated, Literal
 
@@ -115,6 +116,121 @@ class Dimension(Strict):
     description: str | None = None
 
 
+class Holiday(Strict):
+    date: dt.date
+    name: str | None = None
+
+
+class Calendar(Strict):
+    """Working days: the listed weekdays minus holidays."""
+
+    working_weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"]
+    )
+    holidays: list[Holiday] = Field(default_factory=list)
+
+
+class Target(Strict):
+    """A target for a KPI, optionally for one team or rep, in force from a date on."""
+
+    value: float = Field(gt=0, description="Target in the KPI's own unit (e.g. 70 calls per day).")
+    effective_from: dt.date = Field(default=dt.date(1900, 1, 1))
+    team: str | None = Field(default=None, description="Only for this team.")
+    rep: str | None = Field(default=None, description="Only for this rep (rep_id).")
+    grain: Grain | None = Field(
+        default=None,
+        description="For count and sum KPIs that are not per working day: the period the target "
+        "is for (e.g. 20 meetings per month).",
+    )
+
+    @model_validator(mode="after")
+    def _one_scope(self):
+        if self.team is not None and self.rep is not None:
+            raise ValueError("a target is for a team or for a rep, not both")
+        return self
+
+
+class KpiTarget(Target):
+    """A target declared apart from its KPI (e.g. in a file owned by sales ops)."""
+
+    kpi: str = Field(description="Name of the KPI the target is for.")
+
+
+class Kpi(Strict):
+    """An activity KPI: a count, sum, average, distinct count or ratio over an entity's events."""
+
+    description: str | None = None
+    entity: str | None = Field(default=None, description="Entity the events come from.")
+    time: str | None = None
+    where: str | None = None
+    measure: Literal["count", "count_distinct", "sum", "average", "ratio"] = "count"
+    expression: str | None = Field(
+        default=None,
+        description="What is summed, averaged or counted distinct: an SQL expression over the "
+        "entity's columns (e.g. `duration_seconds / 60`).",
+    )
+    numerator: str | None = Field(default=None, description="ratio: KPI name divided...")
+    denominator: str | None = Field(default=None, description="...by this KPI name.")
+    per_working_day: bool = Field(
+        default=False, description="Divide by the working days elapsed in the period."
+    )
+    dimensions: list[str] = Field(default_factory=lambda: ["all", "team", "rep"])
+    higher_is_better: bool = True
+    targets: list[Target] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _shape(self):
+        if self.measure == "ratio":
+            if not (self.numerator and self.denominator):
+                raise ValueError("a ratio KPI needs `numerator` and `denominator` (KPI names)")
+            if self.entity or self.where or self.expression:
+                raise ValueError("a ratio KPI takes `numerator`/`denominator`, not `entity`")
+            return self
+        if self.entity is None:
+            raise ValueError("`entity` is required (or use measure: ratio)")
+        if self.numerator or self.denominator:
+            raise ValueError("`numerator`/`denominator` only go with measure: ratio")
+        if self.measure in ("sum", "average", "count_distinct") and not self.expression:
+            raise ValueError(f"measure `{self.measure}` needs an `expression`")
+        return self
+
+    @property
+    def is_total(self) -> bool:
+        """Counts and sums grow with the period's length; rates and averages do not."""
+        return self.measure in ("count", "count_distinct", "sum") and not self.per_working_day
+
+
+class PointsActivity(Strict):
+    name: Name
+    entity: str
+    time: str | None = None
+    where: str | None = None
+    points: float = Field(
+        description="Points per event (e.g. 10 for a meeting with a new prospect)."
+    )
+
+
+class ActivityPoints(Strict):
+    """Weighted activities, giving a points leaderboard per rep and period."""
+
+    description: str | None = None
+    grains: list[Grain] | None = None
+    activities: list[PointsActivity] = Field(min_length=1)
+
+
+class Outcome(Strict):
+    funnel: str = "universal"
+    factor: str = "total_sales"
+
+
+class TopPerformers(Strict):
+    """Split reps into the top share by an outcome and compare every KPI and factor."""
+
+    outcome: Outcome = Field(default_factory=Outcome)
+    top_share: float = Field(default=0.2, gt=0, lt=1)
+    grains: list[Grain] = Field(default_factory=lambda: ["month", "quarter", "year"])
+
+
 class Settings(Strict):
     reporting_timezone: str = Field(
         default="Europe/Oslo", description="IANA time zone in which periods are computed."
@@ -126,8 +242,13 @@ class DefinitionsFile(Strict):
     """The top level of one YAML file; all keys optional, files are merged."""
 
     settings: Settings | None = None
+    calendar: Calendar | None = None
     dimensions: dict[Name, Dimension] = Field(default_factory=dict)
     funnels: dict[Name, Funnel] = Field(default_factory=dict)
+    kpis: dict[Name, Kpi] = Field(default_factory=dict)
+    activity_points: dict[Name, ActivityPoints] = Field(default_factory=dict)
+    top_performers: TopPerformers | None = None
+    targets: list[KpiTarget] = Field(default_factory=list)
 
 
 def is_name(text: str) -> bool:

@@ -1,4 +1,5 @@
-"""Cross-reference checks of loaded definitions: entities, columns, dimensions, names, filters."""
+"""Cross-reference checks of loaded definitions: entities, columns, dimensions, names, filters,
+KPI references and cycles, targets, the top-performer outcome."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from zoneinfo import available_timezones
 from pipelines.ingest.contract import Kind
 from pipelines.spec.catalog import CATALOG
 from pipelines.spec.expressions import ExpressionError, check_expression, did_you_mean
-from pipelines.spec.models import EventSource, Funnel
+from pipelines.spec.models import Funnel
 
 if TYPE_CHECKING:
     from pipelines.spec.loader import Definitions, Located, Path_, Problem
@@ -18,16 +19,15 @@ BUILTIN_DIMENSIONS = ("all",)
 
 def check_references(defs: Definitions) -> list[Problem]:
     problems: list[Problem] = []
-    if defs.settings.reporting_timezone not in available_timezones():
-        located = _settings_origin(defs)
-        if located is not None:
-            tz = defs.settings.reporting_timezone
-            problems.append(
-                located[0].problem(
-                    ("settings", "reporting_timezone"),
-                    f"unknown time zone `{tz}`{did_you_mean(tz, available_timezones())}",
-                )
+    tz = defs.settings.reporting_timezone
+    if tz not in available_timezones() and ("section", "settings") in defs.origins:
+        located, _ = defs.origins[("section", "settings")]
+        problems.append(
+            located.problem(
+                ("settings", "reporting_timezone"),
+                f"unknown time zone `{tz}`{did_you_mean(tz, available_timezones())}",
             )
+        )
     for name in defs.dimensions:
         located, path = defs.origins[("dimension", name)]
         if name in BUILTIN_DIMENSIONS:
@@ -35,20 +35,144 @@ def check_references(defs: Definitions) -> list[Problem]:
     for name, funnel in defs.funnels.items():
         located, key_path = defs.origins[("funnel", name)]
         problems += _check_funnel(defs, name, funnel, located, key_path[:-1])
+    problems += _check_kpis(defs)
+    for name, points in defs.activity_points.items():
+        located, key_path = defs.origins[("activity_points", name)]
+        for i, activity in enumerate(points.activities):
+            path = (*key_path[:-1], "activities", i)
+            problems += _check_source(defs, None, activity, located, path)
+    if defs.top_performers is not None:
+        problems += _check_top_performers(defs)
     return problems
 
 
-def _settings_origin(defs: Definitions) -> tuple[Located, Path_] | None:
-    for located, _ in defs.origins.values():
-        if isinstance(located.data, dict) and "settings" in located.data:
-            return located, ("settings",)
-    for path in sorted(defs.directory.glob("*.y*ml")):
-        from pipelines.spec.loader import parse_yaml
+def _check_dimensions(defs: Definitions, dims, entity_name, located, path) -> list[Problem]:
+    problems = []
+    for i, dim in enumerate(dims):
+        if dim not in BUILTIN_DIMENSIONS and dim not in defs.dimensions:
+            options = [*BUILTIN_DIMENSIONS, *defs.dimensions]
+            problems.append(
+                located.problem(
+                    (*path, "dimensions", i),
+                    f"unknown dimension `{dim}`{did_you_mean(dim, options)}",
+                )
+            )
+        elif entity_name in CATALOG and dim in defs.dimensions:
+            column = defs.dimensions[dim].column
+            if column not in CATALOG[entity_name].columns:
+                problems.append(
+                    located.problem(
+                        (*path, "dimensions", i),
+                        f"dimension `{dim}` needs column `{column}`, "
+                        f"which `{entity_name}` does not have",
+                    )
+                )
+    return problems
 
-        located = parse_yaml(path.read_text(encoding="utf-8"), str(path))
-        if isinstance(located.data, dict) and "settings" in located.data:
-            return located, ("settings",)
-    return None
+
+def _check_kpis(defs: Definitions) -> list[Problem]:
+    problems: list[Problem] = []
+    for name, kpi in defs.kpis.items():
+        located, key_path = defs.origins[("kpi", name)]
+        path = key_path[:-1]
+        if kpi.measure == "ratio":
+            for side in ("numerator", "denominator"):
+                ref = getattr(kpi, side)
+                if ref not in defs.kpis:
+                    problems.append(
+                        located.problem(
+                            (*path, side),
+                            f"`{side}` refers to unknown KPI `{ref}`{did_you_mean(ref, defs.kpis)}",
+                        )
+                    )
+        else:
+            problems += _check_source(defs, None, kpi, located, path)
+            entity = CATALOG.get(kpi.entity)
+            if entity is not None and kpi.expression is not None:
+                try:
+                    check_expression(kpi.expression, list(entity.columns), what="expression")
+                except ExpressionError as exc:
+                    problems.append(located.problem((*path, "expression"), str(exc)))
+        problems += _check_dimensions(defs, kpi.dimensions, kpi.entity, located, path)
+        for i, target in enumerate(kpi.targets):
+            where = defs.origins.get(("target", f"{name}:{i}"))
+            t_located, t_path = where if where else (located, (*path, "targets", i))
+            if kpi.is_total and target.grain is None:
+                problems.append(
+                    t_located.problem(
+                        t_path,
+                        f"KPI `{name}` is a total per period: its target needs a `grain` "
+                        "(e.g. grain: month)",
+                    )
+                )
+            if not kpi.is_total and target.grain is not None:
+                problems.append(
+                    t_located.problem(
+                        (*t_path, "grain"),
+                        f"KPI `{name}` is a rate or per working day: its target takes no `grain`",
+                    )
+                )
+    problems += _ratio_cycles(defs)
+    return problems
+
+
+def _ratio_cycles(defs: Definitions) -> list[Problem]:
+    problems = []
+    edges = {n: [k.numerator, k.denominator] for n, k in defs.kpis.items() if k.measure == "ratio"}
+    reported: set[frozenset[str]] = set()
+    for start in edges:
+        stack = [(start, [start])]
+        while stack:
+            node, trail = stack.pop()
+            for nxt in edges.get(node, []):
+                if nxt == start:
+                    cycle = frozenset(trail)
+                    if cycle not in reported:
+                        reported.add(cycle)
+                        located, key_path = defs.origins[("kpi", start)]
+                        problems.append(
+                            located.problem(
+                                key_path,
+                                "KPIs refer to each other in a cycle: "
+                                + " → ".join([*trail, start]),
+                            )
+                        )
+                elif nxt in edges and nxt not in trail:
+                    stack.append((nxt, [*trail, nxt]))
+    return problems
+
+
+def _check_top_performers(defs: Definitions) -> list[Problem]:
+    top = defs.top_performers
+    located, key_path = defs.origins[("section", "top_performers")]
+    path = key_path[:-1]
+    outcome = top.outcome
+    funnel = defs.funnels.get(outcome.funnel)
+    if funnel is None:
+        return [
+            located.problem(
+                (*path, "outcome", "funnel"),
+                f"unknown funnel `{outcome.funnel}`{did_you_mean(outcome.funnel, defs.funnels)}",
+            )
+        ]
+    problems = []
+    factors = funnel.factor_names()
+    if outcome.factor not in factors:
+        problems.append(
+            located.problem(
+                (*path, "outcome", "factor"),
+                f"funnel `{outcome.funnel}` has no factor `{outcome.factor}`"
+                f"{did_you_mean(outcome.factor, factors)}",
+            )
+        )
+    if "rep" not in funnel.dimensions:
+        problems.append(
+            located.problem(
+                (*path, "outcome", "funnel"),
+                f"funnel `{outcome.funnel}` is not published per rep: add `rep` to its dimensions",
+            )
+        )
+    return problems
 
 
 def _check_funnel(
@@ -65,15 +189,7 @@ def _check_funnel(
         if n in seen:
             problems.append(located.problem(p, f"name `{n}` is used twice in funnel `{name}`"))
         seen[n] = p
-    for i, dim in enumerate(funnel.dimensions):
-        if dim not in BUILTIN_DIMENSIONS and dim not in defs.dimensions:
-            options = [*BUILTIN_DIMENSIONS, *defs.dimensions]
-            problems.append(
-                located.problem(
-                    (*path, "dimensions", i),
-                    f"unknown dimension `{dim}`{did_you_mean(dim, options)}",
-                )
-            )
+    problems += _check_dimensions(defs, funnel.dimensions, None, located, path)
     if len(set(funnel.dimensions)) != len(funnel.dimensions):
         problems.append(located.problem((*path, "dimensions"), "a dimension is listed twice"))
     measured = [(s, (*path, "stages", i)) for i, s in enumerate(funnel.stages)]
@@ -112,8 +228,9 @@ def _check_funnel(
 
 
 def _check_source(
-    defs: Definitions, funnel: Funnel, source: EventSource, located: Located, path: Path_
+    defs: Definitions, funnel: Funnel | None, source, located: Located, path: Path_
 ) -> list[Problem]:
+    """Check an event source: a funnel stage, a KPI or a points activity (entity/time/where)."""
     entity = CATALOG.get(source.entity)
     if entity is None:
         return [
@@ -141,7 +258,7 @@ def _check_source(
             problems.append(
                 located.problem((*path, "where"), f"in `where` of {source.entity}: {exc}")
             )
-    for dim in funnel.dimensions:
+    for dim in funnel.dimensions if funnel else []:
         declared = defs.dimensions.get(dim)
         if declared is not None and declared.column not in entity.columns:
             problems.append(

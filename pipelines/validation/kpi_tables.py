@@ -130,10 +130,103 @@ def factors_schema(defs: Definitions) -> pa.DataFrameSchema:
     )
 
 
+def activity_kpis_schema(defs: Definitions) -> pa.DataFrameSchema:
+    dims = sorted({d for k in defs.kpis.values() for d in k.dimensions})
+
+    def attainment_consistent(data) -> Any:
+        t = data.table
+        expected = t.value / t.target
+        holds = (t.attainment - expected).abs() <= RELATIVE_TOLERANCE * expected.abs() + 1e-12
+        return holds.fill_null(True)
+
+    def aligned(data) -> Any:
+        return _period_aligned(data.table.grain, data.table.period_start)
+
+    return pa.DataFrameSchema(
+        {
+            "kpi": pa.Column(dt.String, pa.Check.isin(sorted(defs.kpis))),
+            "grain": pa.Column(dt.String, pa.Check.isin(list(defs.settings.grains))),
+            "period_start": pa.Column(dt.Date),
+            "dimension": pa.Column(dt.String, pa.Check.isin(dims)),
+            "member": pa.Column(dt.String),
+            "value": pa.Column(dt.Float64, pa.Check.ge(0), nullable=True),
+            "total": pa.Column(dt.Float64, pa.Check.ge(0), nullable=True),
+            "reps": pa.Column(dt.Int64, pa.Check.ge(0)),
+            "working_days": pa.Column(dt.Int64, pa.Check.ge(0)),
+            "working_days_elapsed": pa.Column(dt.Int64, pa.Check.ge(0)),
+            "as_of_date": pa.Column(dt.Date),
+            "target": pa.Column(dt.Float64, pa.Check.gt(0), nullable=True),
+            "attainment": pa.Column(dt.Float64, pa.Check.ge(0), nullable=True),
+            "on_pace": pa.Column(dt.Boolean, nullable=True),
+        },
+        checks=[
+            pa.Check(attainment_consistent, name="attainment_is_value_over_target"),
+            pa.Check(aligned, name="period_start_aligned"),
+            pa.Check(
+                lambda d: d.table.working_days_elapsed <= d.table.working_days,
+                name="elapsed_within_period",
+            ),
+        ],
+        name="activity_kpis",
+        strict=True,
+        unique=["kpi", "grain", "period_start", "dimension", "member"],
+    )
+
+
+def activity_points_schema(defs: Definitions) -> pa.DataFrameSchema:
+    return pa.DataFrameSchema(
+        {
+            "scheme": pa.Column(dt.String, pa.Check.isin(sorted(defs.activity_points))),
+            "grain": pa.Column(dt.String, pa.Check.isin(list(defs.settings.grains))),
+            "period_start": pa.Column(dt.Date),
+            "rep_id": pa.Column(dt.String),
+            "team": pa.Column(dt.String),
+            "points": pa.Column(dt.Float64),
+            "activities": pa.Column(dt.Int64, pa.Check.ge(1)),
+            "leaderboard_rank": pa.Column(dt.Int64, pa.Check.ge(1)),
+        },
+        name="activity_points",
+        strict=True,
+        unique=["scheme", "grain", "period_start", "rep_id"],
+    )
+
+
+def top_performer_gap_schema(defs: Definitions) -> pa.DataFrameSchema:
+    def ratio_consistent(data) -> Any:
+        t = data.table
+        expected = t.top_average / t.rest_average
+        return ((t.ratio - expected).abs() <= RELATIVE_TOLERANCE * expected.abs()).fill_null(True)
+
+    return pa.DataFrameSchema(
+        {
+            "grain": pa.Column(dt.String, pa.Check.isin(list(defs.top_performers.grains))),
+            "period_start": pa.Column(dt.Date),
+            "outcome": pa.Column(dt.String),
+            "metric_kind": pa.Column(dt.String, pa.Check.isin(["kpi", "funnel_factor"])),
+            "metric": pa.Column(dt.String),
+            "top_reps": pa.Column(dt.Int64, pa.Check.ge(0)),
+            "rest_reps": pa.Column(dt.Int64, pa.Check.ge(0)),
+            "top_average": pa.Column(dt.Float64, nullable=True),
+            "rest_average": pa.Column(dt.Float64, nullable=True),
+            "ratio": pa.Column(dt.Float64, pa.Check.ge(0), nullable=True),
+        },
+        checks=[pa.Check(ratio_consistent, name="ratio_is_top_over_rest")],
+        name="top_performer_gap",
+        strict=True,
+        unique=["grain", "period_start", "metric_kind", "metric"],
+    )
+
+
 def kpi_schemas(defs: Definitions) -> dict[str, pa.DataFrameSchema]:
     """Table name (in the `kpis` schema) → its pandera schema, for every published KPI table."""
     schemas = {funnel_model_name(n): funnel_schema(defs, n) for n in defs.funnels}
     schemas[FACTORS_MODEL] = factors_schema(defs)
+    if defs.kpis:
+        schemas["activity_kpis"] = activity_kpis_schema(defs)
+    if defs.activity_points:
+        schemas["activity_points"] = activity_points_schema(defs)
+    if defs.top_performers is not None and defs.kpis:
+        schemas["top_performer_gap"] = top_performer_gap_schema(defs)
     return schemas
 
 

@@ -818,6 +818,9 @@ class Funnel:
         return len(self.factors) - 2
 
 
+METRICS = ("s1", "s2", "s3", "value")  # stage counts and the summed value, coded by position
+
+
 def _events(
     frame: pd.DataFrame,
     ts_column: str,
@@ -826,20 +829,17 @@ def _events(
     amount: pd.Series | None = None,
     key: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Events of one metric: when (UTC), whose rep, how much, and a key for distinct counts."""
+    """Events of one metric: when (UTC), whose rep, how much, and a key code for distinct counts
+    (-1 = count every event; a metric takes its keys from one source only)."""
     n = len(frame)
+    rep_id = frame["rep_id"] if "rep_id" in frame else pd.Series([None] * n, dtype="str")
     return pd.DataFrame(
         {
             "ts": frame[ts_column].astype("datetime64[us, UTC]").reset_index(drop=True),
-            "rep_id": pd.Series(
-                frame["rep_id"].to_numpy(dtype=object) if "rep_id" in frame else [None] * n,
-                dtype=object,
-            ),
-            "metric": pd.Series([metric] * n, dtype=object),
+            "rep_id": rep_id.astype("str").reset_index(drop=True),
+            "metric": np.full(n, METRICS.index(metric), dtype="int64"),
             "amount": np.ones(n) if amount is None else amount.to_numpy(dtype="float64"),
-            "key": pd.Series(
-                [None] * n if key is None else key.to_numpy(dtype=object), dtype=object
-            ),
+            "key": np.full(n, -1, dtype="int64") if key is None else pd.factorize(key)[0],
         }
     )
 
@@ -967,7 +967,7 @@ def _members(events: pd.DataFrame, dimension: str, team_of: pd.Series) -> Member
     """The member of each event under a dimension (team via reps; unknown rep -> unassigned)."""
     if dimension == "all":
         return Members(np.zeros(len(events), dtype="int64"), np.array(["all"], dtype=object))
-    rep_codes, reps = pd.factorize(events["rep_id"].to_numpy(dtype=object))
+    rep_codes, reps = pd.factorize(events["rep_id"])
     if dimension == "rep":
         return Members(rep_codes, np.asarray(reps, dtype=object))
     if dimension == "team":
@@ -979,6 +979,21 @@ def _members(events: pd.DataFrame, dimension: str, team_of: pd.Series) -> Member
     raise ValueError(f"unknown dimension {dimension!r}")
 
 
+def _first_occurrences(columns: pd.DataFrame) -> np.ndarray:
+    """Mask of the first row of each distinct combination of the integer columns."""
+    combined = np.zeros(len(columns), dtype="int64")
+    span = 1
+    for name in columns:
+        values = columns[name].to_numpy(dtype="int64")
+        low = int(values.min()) if len(values) else 0
+        size = (int(values.max()) - low + 1) if len(values) else 1
+        if span * size >= 2**62:  # cannot pack into one integer: let pandas hash the tuples
+            return ~columns.duplicated().to_numpy()
+        combined = combined * size + (values - low)
+        span *= size
+    return ~pd.Series(combined).duplicated().to_numpy()
+
+
 def _stage_table(
     events: pd.DataFrame, periods: np.ndarray, members: Members, funnel: Funnel
 ) -> pd.DataFrame:
@@ -988,20 +1003,21 @@ def _stage_table(
         {
             "period": periods.astype("int64"),
             "member": members.codes,
-            "metric": events["metric_code"].to_numpy(),
-            "key": events["key_code"].to_numpy(),
+            "metric": events["metric"].to_numpy(),
+            "key": events["key"].to_numpy(),
             "amount": events["amount"].to_numpy(),
         }
     )
     placed = placed[placed["member"] >= 0]  # events without a rep_id have no rep or team
     has_key = placed["key"] >= 0
-    distinct = placed[has_key].drop_duplicates(["metric", "period", "member", "key"])
+    keyed = placed[has_key]
+    distinct = keyed[_first_occurrences(keyed[["metric", "period", "member", "key"]])]
     placed = pd.concat([placed[~has_key], distinct], ignore_index=True)
     sums = (
         placed.groupby(["period", "member", "metric"])["amount"]
         .sum()
         .unstack("metric", fill_value=0.0)
-        .reindex(columns=range(len(metrics)), fill_value=0.0)
+        .reindex(columns=[METRICS.index(m) for m in metrics], fill_value=0.0)
         .fillna(0.0)
     )
     sums.columns = metrics
@@ -1050,14 +1066,6 @@ def _empty_output() -> pd.DataFrame:
     )
 
 
-def _coded(events: pd.DataFrame, funnel: Funnel) -> pd.DataFrame:
-    """Add integer codes for the metric (s1.., value) and the distinct key (-1 = none)."""
-    metrics = [f"s{i}" for i in range(1, funnel.n_stages + 1)] + ["value"]
-    metric_code = pd.Categorical(events["metric"], categories=metrics).codes.astype("int64")
-    key_code, _ = pd.factorize(events["key"].to_numpy(dtype=object))
-    return events.assign(metric_code=metric_code, key_code=key_code)
-
-
 def funnel_factors(
     loaded: LoadedLanding, *, reporting_timezone: str = "Europe/Oslo"
 ) -> pd.DataFrame:
@@ -1070,7 +1078,7 @@ def funnel_factors(
     team_of = pd.Series(reps["team"].to_numpy(dtype=object), index=reps["rep_id"].to_numpy())
     parts = [_empty_output()]
     for funnel in FUNNELS:
-        events = _coded(funnel.events(tables), funnel)
+        events = funnel.events(tables)
         local = (
             events["ts"]
             .dt.tz_convert(reporting_timezone)

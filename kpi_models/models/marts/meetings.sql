@@ -1,2 +1,18 @@
--- One row per meeting, with the rep's team and region: what KPI definitions select from.
-select * from {{ ref('int_meetings_joined_to_reps') }}
+-- One row per meeting, with the rep's team and region and whether the account was already a
+-- customer (it had won an opportunity before the meeting): what KPI definitions select from.
+with meetings as (
+    select * from {{ ref('int_meetings_joined_to_reps') }}
+),
+
+first_wins as (
+    select account_id, min(closed_at) as first_won_at
+    from {{ ref('stg_crm__opportunities') }}
+    where is_won and account_id is not null
+    group by account_id
+)
+
+select
+    meetings.*,
+    coalesce(first_wins.first_won_at < meetings.scheduled_at, false) as is_existing_customer
+from meetings
+left join first_wins on first_wins.account_id = meetings.account_id

@@ -1,0 +1,1 @@
+"""Operating the pipeline: the Dagster instance, the UI launcher, schedules, sensors, checks."""
