@@ -1,0 +1,219 @@
+"""The KPI language end to end, on a hand-made org whose numbers are computed here a second way.
+
+Edges pinned: a target change on 1 July (70 → 75 calls a day) and a team-scoped target; working-day
+normalisation across Ascension Day 2025 (Thursday 29 May); the top-20 % split with a tie at the
+boundary; per-rep averages for teams; the points leaderboard.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.runner import run_pipeline
+from pipelines.settings import Settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("kpi_language")]
+
+# Norway's 2025 public holidays, written out here independently of kpi_definitions/calendar.yml.
+HOLIDAYS_2025 = [
+    "2025-01-01", "2025-04-17", "2025-04-18", "2025-04-20", "2025-04-21", "2025-05-01",
+    "2025-05-17", "2025-05-29", "2025-06-08", "2025-06-09", "2025-12-25", "2025-12-26",
+]  # fmt: skip
+REPS = {
+    "R1": "Oslo Enterprise",
+    "R2": "Oslo Enterprise",
+    "R3": "Trondheim SMB",
+    "R4": "Trondheim SMB",
+    "R5": "Trondheim SMB",
+}
+# (rep, local date, number of outbound calls, of which connected)
+CALL_DAYS = [
+    *[("R1", f"2025-05-{d}", 10, 3) for d in (26, 27, 28, 30)],  # Ascension week: 4 working days
+    ("R1", "2025-06-02", 50, 5),
+    ("R2", "2025-06-30", 70, 10),
+    ("R2", "2025-07-01", 80, 8),
+    ("R2", "2025-07-02", 90, 9),  # the latest event: as-of date for the calls KPIs
+    ("R3", "2025-05-26", 60, 6),
+    ("R4", "2025-05-27", 40, 4),
+    ("R5", "2025-05-28", 20, 2),
+]
+# Won amounts in 2025: R1 and R2 tie at the top; R4 lost; R5 has no opportunity.
+OPPORTUNITIES = [
+    ("O1", "R1", "won", 100_000, "2025-05-20"),
+    ("O2", "R2", "won", 100_000, "2025-06-20"),
+    ("O3", "R3", "won", 50_000, "2025-06-10"),
+    ("O4", "R4", "lost", 0, "2025-06-11"),
+]
+
+
+def write_landing(root: Path) -> None:
+    (root / "reps").mkdir(parents=True)
+    lines = ["rep_id,rep_name,team,region,hired_on"]
+    lines += [f"{r},Rep {r},{team},Øst,2024-01-01" for r, team in REPS.items()]
+    (root / "reps" / "reps.csv").write_text("\n".join(lines) + "\n")
+    calls = ["call_id,rep_id,started_at,duration_seconds,direction,outcome,contact_id"]
+    n = 0
+    for rep, day, count, connected in CALL_DAYS:
+        for i in range(count):
+            n += 1
+            outcome = "connected" if i < connected else "no_answer"
+            # 10:00 local summer time (UTC+2)
+            calls.append(
+                f"C{n},{rep},{day}T10:00:00+02:00,{120 if i < connected else 0},outbound,{outcome},CT{n}"
+            )
+    (root / "calls").mkdir()
+    (root / "calls" / "calls.csv").write_text("\n".join(calls) + "\n")
+    opps = ["opportunity_id,rep_id,source,created_at,closed_at,status,amount,currency,updated_at"]
+    for oid, rep, status, amount, closed in OPPORTUNITIES:
+        opps.append(
+            f"{oid},{rep},outbound,2025-04-01T09:00:00Z,{closed}T12:00:00Z,{status},{amount},NOK,"
+            f"{closed}T12:00:00Z"
+        )
+    (root / "opportunities").mkdir()
+    (root / "opportunities" / "opportunities.csv").write_text("\n".join(opps) + "\n")
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> Settings:
+    root = tmp_path_factory.mktemp("kpi_language")
+    write_landing(root / "landing")
+    settings = Settings(landing=root / "landing", warehouse=root / "warehouse")
+    run_pipeline(settings)
+    return settings
+
+
+def query(settings: Settings, sql: str) -> pd.DataFrame:
+    with duckdb.connect(str(settings.published_db), read_only=True) as con:
+        return con.execute(sql).df()
+
+
+def kpi_row(settings, kpi, grain, period, dimension, member) -> pd.Series:
+    rows = query(
+        settings,
+        f"SELECT * FROM activity_kpis WHERE kpi = '{kpi}' AND grain = '{grain}' "
+        f"AND period_start = DATE '{period}' AND dimension = '{dimension}' AND member = '{member}'",
+    )
+    assert len(rows) == 1, (kpi, grain, period, dimension, member)
+    return rows.iloc[0]
+
+
+def busdays(start: str, end_inclusive: str) -> int:
+    end = np.datetime64(end_inclusive) + np.timedelta64(1, "D")
+    return int(np.busday_count(start, end, holidays=HOLIDAYS_2025))
+
+
+def test_working_day_normalisation_across_a_public_holiday(warehouse):
+    row = kpi_row(warehouse, "outbound_calls_per_working_day", "week", "2025-05-26", "rep", "R1")
+    assert busdays("2025-05-26", "2025-05-30") == 4  # Ascension Day is not a working day
+    assert row.working_days == 4
+    assert row.total == 40
+    assert row.value == pytest.approx(40 / 4)
+
+
+def test_target_across_an_effective_date_change(warehouse):
+    june = kpi_row(warehouse, "outbound_calls_per_working_day", "month", "2025-06-01", "rep", "R2")
+    july = kpi_row(warehouse, "outbound_calls_per_working_day", "month", "2025-07-01", "rep", "R2")
+    assert (june.target, july.target) == (70, 75)
+    # July to date: the as-of date is 2 July, so 2 working days have elapsed.
+    assert july.working_days_elapsed == 2
+    assert july.value == pytest.approx((80 + 90) / 2)
+    assert july.attainment == pytest.approx(july.value / 75)
+    assert bool(july.on_pace) is True
+    # The year's target weighs each target by the working days it was in force.
+    year = kpi_row(warehouse, "outbound_calls_per_working_day", "year", "2025-01-01", "rep", "R2")
+    before, after = busdays("2025-01-01", "2025-06-30"), busdays("2025-07-01", "2025-07-02")
+    assert year.working_days_elapsed == before + after
+    assert year.target == pytest.approx((70 * before + 75 * after) / (before + after))
+    assert year.value == pytest.approx((70 + 80 + 90) / (before + after))
+    assert bool(year.on_pace) is False
+
+
+def test_team_target_beats_the_later_global_one(warehouse):
+    row = kpi_row(warehouse, "outbound_calls_per_working_day", "month", "2025-05-01", "rep", "R3")
+    assert row.target == 60
+    team = kpi_row(
+        warehouse, "outbound_calls_per_working_day", "month", "2025-05-01", "team", "Trondheim SMB"
+    )
+    assert team.target == 60
+    # A team's value is per rep with calls: (60 + 40 + 20) calls / 3 reps / working days to date.
+    may_days = busdays("2025-05-01", "2025-05-31")
+    assert team.reps == 3
+    assert team.value == pytest.approx((60 + 40 + 20) / 3 / may_days)
+
+
+def test_ratio_kpi_and_total_target(warehouse):
+    row = kpi_row(warehouse, "connected_call_rate", "month", "2025-05-01", "rep", "R1")
+    assert row.value == pytest.approx(12 / 40)
+    assert row.target == pytest.approx(0.12)
+
+
+def test_top_share_split_with_a_tie(warehouse):
+    gap = query(
+        warehouse,
+        "SELECT * FROM top_performer_gap WHERE grain = 'year' AND metric = 'outbound_calls'",
+    ).iloc[0]
+    # Five reps; top 20 % is one rep, but R1 and R2 tie at 100 000 NOK: both are top.
+    calls = {r: sum(c for rep, _, c, _ in CALL_DAYS if rep == r) for r in REPS}
+    assert (gap.top_reps, gap.rest_reps) == (2, 3)
+    top = (calls["R1"] + calls["R2"]) / 2
+    rest = (calls["R3"] + calls["R4"] + calls["R5"]) / 3
+    assert gap.top_average == pytest.approx(top)
+    assert gap.rest_average == pytest.approx(rest)
+    assert gap.ratio == pytest.approx(top / rest)
+    hit = query(
+        warehouse,
+        "SELECT * FROM top_performer_gap WHERE grain = 'year' AND metric = 'universal.hit_rate'",
+    ).iloc[0]
+    # R1, R2 won 1 of 1; R3 won 1 of 1, R4 0 of 1; R5 has no closed opportunity (no hit rate).
+    assert (hit.top_average, hit.rest_average) == (1.0, 0.5)
+
+
+def test_points_leaderboard(warehouse):
+    board = query(
+        warehouse,
+        "SELECT rep_id, points, leaderboard_rank FROM activity_points "
+        "WHERE grain = 'year' ORDER BY leaderboard_rank, rep_id",
+    )
+    # 1 point per outbound call, 2 more per connected call.
+    expected = {r: 0.0 for r in REPS}
+    for rep, _, count, connected in CALL_DAYS:
+        expected[rep] += count * 1 + connected * 2
+    got = dict(zip(board.rep_id, board.points, strict=True))
+    assert got == pytest.approx(expected)
+    assert board.rep_id.iloc[0] == max(expected, key=expected.get)
+    assert list(board.leaderboard_rank) == sorted(board.leaderboard_rank)
+
+
+def test_every_calls_count_row_matches_a_second_computation(warehouse):
+    ours = query(
+        warehouse,
+        "SELECT grain, period_start, member, total FROM activity_kpis "
+        "WHERE kpi = 'outbound_calls' AND dimension = 'rep'",
+    )
+    events = pd.DataFrame(
+        [(rep, pd.Timestamp(day)) for rep, day, count, _ in CALL_DAYS for _ in range(count)],
+        columns=["member", "day"],
+    )
+    expected = []
+    periods = {
+        "day": events.day,
+        "week": events.day - pd.to_timedelta(events.day.dt.weekday, unit="D"),
+        "month": events.day.dt.to_period("M").dt.start_time,
+        "quarter": events.day.dt.to_period("Q").dt.start_time,
+        "year": events.day.dt.to_period("Y").dt.start_time,
+    }
+    for grain, start in periods.items():
+        counts = (
+            events.assign(period_start=start.dt.date).groupby(["period_start", "member"]).size()
+        )
+        expected += [(grain, p, m, float(n)) for (p, m), n in counts.items()]
+    got = sorted(
+        (g, p.date() if hasattr(p, "date") else p, m, t)
+        for g, p, m, t in ours.itertuples(index=False)
+    )
+    assert got == sorted(expected)
