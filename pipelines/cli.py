@@ -92,6 +92,25 @@ def check(definitions: DefinitionsOpt = DEFAULT_DEFINITIONS) -> None:
     )
 
 
+@app.command()
+def schema(
+    out: Annotated[
+        Path | None, typer.Option(help="File to write (default: print to stdout).")
+    ] = None,
+) -> None:
+    """Print or write the JSON Schema of the definition format (for editor autocompletion)."""
+    import json
+
+    from pipelines.spec.schema import definitions_json_schema
+
+    text = json.dumps(definitions_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {out}")
+
+
 @app.command("sample-data")
 def sample_data(
     out: Annotated[Path, typer.Option(help="Landing folder to write into.")],

@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from pipelines.spec.models import (
     ActivityPoints,
     Calendar,
-    DefinitionsFile,
     Dimension,
     Funnel,
     Kpi,
@@ -24,9 +23,18 @@ from pipelines.spec.models import (
     Settings,
     Target,
     TopPerformers,
+    is_name,
 )
 
 Path_ = tuple[str | int, ...]
+
+TYPE_MESSAGES = {
+    "bool_parsing": "true or false", "bool_type": "true or false",
+    "float_parsing": "a number", "float_type": "a number", "int_parsing": "a whole number",
+    "int_type": "a whole number", "string_type": "text", "list_type": "a list",
+    "dict_type": "a mapping", "model_type": "a mapping of keys", "date_from_datetime_parsing":
+    "a date (YYYY-MM-DD)", "date_parsing": "a date (YYYY-MM-DD)", "date_type": "a date (YYYY-MM-DD)",
+}  # fmt: skip
 
 # Words people reach for from other tools, and the key they mean here.
 KEY_SYNONYMS = {
@@ -110,7 +118,14 @@ def parse_yaml(text: str, file: str) -> Located:
     if node is None:
         located.data = {}
         return located
-    located.data = _convert(node, (), located, file)
+    try:
+        located.data = _convert(node, (), located, file)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise DefinitionError(
+            [Problem(file, line, col, f"not valid YAML: {_yaml_msg(exc)}")]
+        ) from None
     return located
 
 
@@ -183,13 +198,62 @@ def load_definitions(directory: Path) -> Definitions:
         if not isinstance(located.data, dict):
             problems.append(located.problem((), "the top level must be a mapping of sections"))
             continue
-        try:
-            parsed = DefinitionsFile.model_validate(located.data)
-        except ValidationError as exc:
-            problems += [_pydantic_problem(located, err) for err in exc.errors()]
+        problems += _validate_file(
+            located, singletons, origins, loose_targets,
+            {"dimensions": dimensions, "funnels": funnels, "kpis": kpis,
+             "activity_points": points},
+        )  # fmt: skip
+    problems += _attach_targets(kpis, loose_targets, origins)
+    definitions = Definitions(
+        settings=singletons.get("settings") or Settings(),
+        dimensions=dimensions,
+        funnels=funnels,
+        origins=origins,
+        directory=directory,
+        calendar=singletons.get("calendar") or Calendar(),
+        kpis=kpis,
+        activity_points=points,
+        top_performers=singletons.get("top_performers"),
+    )
+    # Cross-references are checked on everything that parsed, so one run reports every mistake;
+    # a reference into an item that failed to parse is not reported twice.
+    failed = {(p.file, p.line) for p in problems}
+    problems += [p for p in check_references(definitions) if (p.file, p.line) not in failed]
+    if problems:
+        raise DefinitionError(problems)
+    return definitions
+
+
+SINGLE_SECTIONS = {"settings": Settings, "calendar": Calendar, "top_performers": TopPerformers}
+NAMED_SECTIONS = {
+    "dimensions": ("dimension", Dimension),
+    "funnels": ("funnel", Funnel),
+    "kpis": ("kpi", Kpi),
+    "activity_points": ("activity_points", ActivityPoints),
+}
+
+
+def _validate_file(
+    located: Located,
+    singletons: dict[str, Any],
+    origins: dict[tuple[str, str], tuple[Located, Path_]],
+    loose_targets: list[tuple[Located, int, KpiTarget]],
+    named: dict[str, dict[str, Any]],
+) -> list[Problem]:
+    """Validate each item of a file on its own, so one bad item does not hide the others."""
+    problems: list[Problem] = []
+    allowed = [*SINGLE_SECTIONS, *NAMED_SECTIONS, "targets"]
+    for section, raw in located.data.items():
+        if section not in allowed:
+            from pipelines.spec.expressions import did_you_mean
+
+            hint = did_you_mean(str(section), allowed)
+            problems.append(
+                located.problem((section, "__key__"), f"unknown section `{section}`{hint}")
+            )
             continue
-        for section in ("settings", "calendar", "top_performers"):
-            value = getattr(parsed, section)
+        if section in SINGLE_SECTIONS:
+            value = _validated(located, SINGLE_SECTIONS[section], raw, (section,), problems)
             if value is None:
                 continue
             if section in singletons:
@@ -203,15 +267,35 @@ def load_definitions(directory: Path) -> Definitions:
                 continue
             singletons[section] = value
             origins[("section", section)] = (located, (section, "__key__"))
-        loose_targets += [(located, i, t) for i, t in enumerate(parsed.targets)]
-        for kind, section, target, items in (
-            ("dimension", "dimensions", dimensions, parsed.dimensions),
-            ("funnel", "funnels", funnels, parsed.funnels),
-            ("kpi", "kpis", kpis, parsed.kpis),
-            ("activity_points", "activity_points", points, parsed.activity_points),
-        ):
-            for name, item in items.items():
-                if name in target:
+        elif section == "targets":
+            if not isinstance(raw, list):
+                problems.append(located.problem((section,), "`targets` must be a list"))
+                continue
+            for i, item in enumerate(raw):
+                target = _validated(located, KpiTarget, item, (section, i), problems)
+                if target is not None:
+                    loose_targets.append((located, i, target))
+        else:
+            kind, model = NAMED_SECTIONS[section]
+            if raw is None:
+                continue
+            if not isinstance(raw, dict):
+                problems.append(
+                    located.problem((section,), f"`{section}` must be a mapping of names")
+                )
+                continue
+            target = named[section]
+            for name, item in raw.items():
+                if not isinstance(name, str) or not is_name(name):
+                    problems.append(
+                        located.problem(
+                            (section, name, "__key__"),
+                            f"`{name}` is not a valid name: use lower-case letters, digits and _",
+                        )
+                    )
+                    continue
+                value = _validated(located, model, item, (section, name), problems)
+                if (kind, name) in origins:
                     earlier = origins[(kind, name)]
                     problems.append(
                         located.problem(
@@ -221,25 +305,20 @@ def load_definitions(directory: Path) -> Definitions:
                         )
                     )
                     continue
-                target[name] = item
                 origins[(kind, name)] = (located, (section, name, "__key__"))
-    problems += _attach_targets(kpis, loose_targets, origins)
-    definitions = Definitions(
-        settings=singletons.get("settings") or Settings(),
-        dimensions=dimensions,
-        funnels=funnels,
-        origins=origins,
-        directory=directory,
-        calendar=singletons.get("calendar") or Calendar(),
-        kpis=kpis,
-        activity_points=points,
-        top_performers=singletons.get("top_performers"),
-    )
-    if not problems:
-        problems += check_references(definitions)
-    if problems:
-        raise DefinitionError(problems)
-    return definitions
+                if value is not None:
+                    target[name] = value
+    return problems
+
+
+def _validated(located: Located, model: Any, raw: Any, prefix: Path_, problems: list[Problem]):
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors():
+            err = {**err, "loc": (*prefix, *err["loc"])}
+            problems.append(_pydantic_problem(located, err))
+        return None
 
 
 def _attach_targets(
@@ -299,6 +378,8 @@ def _pydantic_problem(located: Located, err: dict) -> Problem:
         message = f"`{err.get('input')}` is not a valid name: use lower-case letters, digits and _"
     elif kind == "literal_error":
         message = f"`{err.get('input')}` is not allowed: {message}"
+    elif kind in TYPE_MESSAGES:
+        message = f"expected {TYPE_MESSAGES[kind]}, got `{err.get('input')}`"
     where = ".".join(str(p) for p in loc)
     return located.problem(loc, f"{where}: {message}" if where else message)
 
