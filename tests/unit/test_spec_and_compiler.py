@@ -148,9 +148,10 @@ def test_duplicate_funnel_names_and_too_few_stages(tmp_path):
             value: {name: v, factor: f, entity: opportunities, sum: amount}
         """,
     )
-    assert problems_of(defs) == [
-        "extra.yml:2:3: funnels.universal: a funnel needs at least two stages, found 1"
-    ]
+    got = problems_of(defs)
+    assert got[0] == "extra.yml:2:3: funnels.universal: a funnel needs at least two stages, found 1"
+    assert got[1].startswith("funnels.yml:6:3: duplicate funnel name `universal` (first declared in")
+    assert len(got) == 2
 
 
 @pytest.mark.parametrize(
