@@ -332,6 +332,8 @@ def _attach_targets(
     problems = []
     for located, index, target in loose:
         kpi = kpis.get(target.kpi)
+        if kpi is None and ("kpi", target.kpi) in origins:
+            continue  # the KPI is declared but broken: reported where it is declared
         if kpi is None:
             problems.append(
                 located.problem(

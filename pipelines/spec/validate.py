@@ -78,7 +78,7 @@ def _check_kpis(defs: Definitions) -> list[Problem]:
         if kpi.measure == "ratio":
             for side in ("numerator", "denominator"):
                 ref = getattr(kpi, side)
-                if ref not in defs.kpis:
+                if ref not in defs.kpis and ("kpi", ref) not in defs.origins:
                     problems.append(
                         located.problem(
                             (*path, side),
@@ -149,6 +149,8 @@ def _check_top_performers(defs: Definitions) -> list[Problem]:
     outcome = top.outcome
     funnel = defs.funnels.get(outcome.funnel)
     if funnel is None:
+        if ("funnel", outcome.funnel) in defs.origins:
+            return []  # declared but broken: reported where it is declared
         return [
             located.problem(
                 (*path, "outcome", "funnel"),
