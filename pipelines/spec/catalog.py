@@ -12,11 +12,17 @@ from pipelines.ingest.contract import ENTITIES, Kind
 
 REP_COLUMNS = {"rep_name": Kind.TEXT, "team": Kind.TEXT, "region": Kind.TEXT}
 # Columns the dbt staging/marts derive from the delivered ones.
+TOUCH_COLUMNS = {
+    f"{touch}_touch_{what}": Kind.TEXT
+    for touch in ("first", "last")
+    for what in ("channel", "landing_page")
+}
 DERIVED_COLUMNS = {
     "calls": {"is_outbound": Kind.BOOLEAN, "is_connected": Kind.BOOLEAN},
     "emails": {"has_reply": Kind.BOOLEAN},
-    "meetings": {"is_held": Kind.BOOLEAN, "is_existing_customer": Kind.BOOLEAN},
-    "opportunities": {"is_won": Kind.BOOLEAN, "is_closed": Kind.BOOLEAN},
+    "meetings": {"is_held": Kind.BOOLEAN, "is_existing_customer": Kind.BOOLEAN, **TOUCH_COLUMNS},
+    "opportunities": {"is_won": Kind.BOOLEAN, "is_closed": Kind.BOOLEAN, **TOUCH_COLUMNS},
+    "web_visits": TOUCH_COLUMNS,
 }
 
 

@@ -9,58 +9,70 @@ stage_1_events as (
     select
         {{ to_reporting_date('"visited_at"', 'Europe/Oslo') }} as event_date,
         'all' as "dim_all",
+        cast("first_touch_channel" as varchar) as "dim_first_touch_channel",
+        cast("last_touch_channel" as varchar) as "dim_last_touch_channel",
+        cast("first_touch_landing_page" as varchar) as "dim_first_touch_landing_page",
         cast("visitor_id" as varchar) as measure
     from {{ ref('web_visits') }}
     where "visited_at" is not null
 ),
 
 stage_1_daily as (
-    select distinct event_date, "dim_all", measure from stage_1_events
+    select distinct event_date, "dim_all", "dim_first_touch_channel", "dim_last_touch_channel", "dim_first_touch_landing_page", measure from stage_1_events
 ),
 
 stage_2_events as (
     select
         {{ to_reporting_date('"scheduled_at"', 'Europe/Oslo') }} as event_date,
         'all' as "dim_all",
+        cast("first_touch_channel" as varchar) as "dim_first_touch_channel",
+        cast("last_touch_channel" as varchar) as "dim_last_touch_channel",
+        cast("first_touch_landing_page" as varchar) as "dim_first_touch_landing_page",
         1 as measure
     from {{ ref('meetings') }}
     where "scheduled_at" is not null and ("source" = 'inbound' AND "status" = 'held')
 ),
 
 stage_2_daily as (
-    select event_date, "dim_all", count(*) as measure
+    select event_date, "dim_all", "dim_first_touch_channel", "dim_last_touch_channel", "dim_first_touch_landing_page", count(*) as measure
     from stage_2_events
-    group by event_date, "dim_all"
+    group by event_date, "dim_all", "dim_first_touch_channel", "dim_last_touch_channel", "dim_first_touch_landing_page"
 ),
 
 stage_3_events as (
     select
         {{ to_reporting_date('"closed_at"', 'Europe/Oslo') }} as event_date,
         'all' as "dim_all",
+        cast("first_touch_channel" as varchar) as "dim_first_touch_channel",
+        cast("last_touch_channel" as varchar) as "dim_last_touch_channel",
+        cast("first_touch_landing_page" as varchar) as "dim_first_touch_landing_page",
         1 as measure
     from {{ ref('opportunities') }}
     where "closed_at" is not null and ("source" = 'inbound' AND "status" = 'won')
 ),
 
 stage_3_daily as (
-    select event_date, "dim_all", count(*) as measure
+    select event_date, "dim_all", "dim_first_touch_channel", "dim_last_touch_channel", "dim_first_touch_landing_page", count(*) as measure
     from stage_3_events
-    group by event_date, "dim_all"
+    group by event_date, "dim_all", "dim_first_touch_channel", "dim_last_touch_channel", "dim_first_touch_landing_page"
 ),
 
 value_total_events as (
     select
         {{ to_reporting_date('"closed_at"', 'Europe/Oslo') }} as event_date,
         'all' as "dim_all",
+        cast("first_touch_channel" as varchar) as "dim_first_touch_channel",
+        cast("last_touch_channel" as varchar) as "dim_last_touch_channel",
+        cast("first_touch_landing_page" as varchar) as "dim_first_touch_landing_page",
         cast("amount" as double) as measure
     from {{ ref('opportunities') }}
     where "closed_at" is not null and ("source" = 'inbound' AND "status" = 'won')
 ),
 
 value_total_daily as (
-    select event_date, "dim_all", sum(measure) as measure
+    select event_date, "dim_all", "dim_first_touch_channel", "dim_last_touch_channel", "dim_first_touch_landing_page", sum(measure) as measure
     from value_total_events
-    group by event_date, "dim_all"
+    group by event_date, "dim_all", "dim_first_touch_channel", "dim_last_touch_channel", "dim_first_touch_landing_page"
 ),
 
 event_dates as (
@@ -90,6 +102,21 @@ stage_1 as (
     from stage_1_daily as e
     inner join periods as p on p.event_date = e.event_date
     group by p.grain, p.period_start, e."dim_all"
+    union all
+    select p.grain, p.period_start, 'first_touch_channel' as dimension, e."dim_first_touch_channel" as member, count(distinct measure) as value
+    from stage_1_daily as e
+    inner join periods as p on p.event_date = e.event_date
+    group by p.grain, p.period_start, e."dim_first_touch_channel"
+    union all
+    select p.grain, p.period_start, 'last_touch_channel' as dimension, e."dim_last_touch_channel" as member, count(distinct measure) as value
+    from stage_1_daily as e
+    inner join periods as p on p.event_date = e.event_date
+    group by p.grain, p.period_start, e."dim_last_touch_channel"
+    union all
+    select p.grain, p.period_start, 'first_touch_landing_page' as dimension, e."dim_first_touch_landing_page" as member, count(distinct measure) as value
+    from stage_1_daily as e
+    inner join periods as p on p.event_date = e.event_date
+    group by p.grain, p.period_start, e."dim_first_touch_landing_page"
 ),
 
 stage_2 as (
@@ -97,6 +124,21 @@ stage_2 as (
     from stage_2_daily as e
     inner join periods as p on p.event_date = e.event_date
     group by p.grain, p.period_start, e."dim_all"
+    union all
+    select p.grain, p.period_start, 'first_touch_channel' as dimension, e."dim_first_touch_channel" as member, sum(measure) as value
+    from stage_2_daily as e
+    inner join periods as p on p.event_date = e.event_date
+    group by p.grain, p.period_start, e."dim_first_touch_channel"
+    union all
+    select p.grain, p.period_start, 'last_touch_channel' as dimension, e."dim_last_touch_channel" as member, sum(measure) as value
+    from stage_2_daily as e
+    inner join periods as p on p.event_date = e.event_date
+    group by p.grain, p.period_start, e."dim_last_touch_channel"
+    union all
+    select p.grain, p.period_start, 'first_touch_landing_page' as dimension, e."dim_first_touch_landing_page" as member, sum(measure) as value
+    from stage_2_daily as e
+    inner join periods as p on p.event_date = e.event_date
+    group by p.grain, p.period_start, e."dim_first_touch_landing_page"
 ),
 
 stage_3 as (
@@ -104,6 +146,21 @@ stage_3 as (
     from stage_3_daily as e
     inner join periods as p on p.event_date = e.event_date
     group by p.grain, p.period_start, e."dim_all"
+    union all
+    select p.grain, p.period_start, 'first_touch_channel' as dimension, e."dim_first_touch_channel" as member, sum(measure) as value
+    from stage_3_daily as e
+    inner join periods as p on p.event_date = e.event_date
+    group by p.grain, p.period_start, e."dim_first_touch_channel"
+    union all
+    select p.grain, p.period_start, 'last_touch_channel' as dimension, e."dim_last_touch_channel" as member, sum(measure) as value
+    from stage_3_daily as e
+    inner join periods as p on p.event_date = e.event_date
+    group by p.grain, p.period_start, e."dim_last_touch_channel"
+    union all
+    select p.grain, p.period_start, 'first_touch_landing_page' as dimension, e."dim_first_touch_landing_page" as member, sum(measure) as value
+    from stage_3_daily as e
+    inner join periods as p on p.event_date = e.event_date
+    group by p.grain, p.period_start, e."dim_first_touch_landing_page"
 ),
 
 value_total as (
@@ -111,6 +168,21 @@ value_total as (
     from value_total_daily as e
     inner join periods as p on p.event_date = e.event_date
     group by p.grain, p.period_start, e."dim_all"
+    union all
+    select p.grain, p.period_start, 'first_touch_channel' as dimension, e."dim_first_touch_channel" as member, sum(measure) as value
+    from value_total_daily as e
+    inner join periods as p on p.event_date = e.event_date
+    group by p.grain, p.period_start, e."dim_first_touch_channel"
+    union all
+    select p.grain, p.period_start, 'last_touch_channel' as dimension, e."dim_last_touch_channel" as member, sum(measure) as value
+    from value_total_daily as e
+    inner join periods as p on p.event_date = e.event_date
+    group by p.grain, p.period_start, e."dim_last_touch_channel"
+    union all
+    select p.grain, p.period_start, 'first_touch_landing_page' as dimension, e."dim_first_touch_landing_page" as member, sum(measure) as value
+    from value_total_daily as e
+    inner join periods as p on p.event_date = e.event_date
+    group by p.grain, p.period_start, e."dim_first_touch_landing_page"
 )
 
 select

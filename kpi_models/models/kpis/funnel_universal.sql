@@ -11,15 +11,16 @@ stage_1_events as (
         'all' as "dim_all",
         cast("team" as varchar) as "dim_team",
         cast("rep_id" as varchar) as "dim_rep",
+        cast("region" as varchar) as "dim_region",
         1 as measure
     from {{ ref('opportunities') }}
     where "closed_at" is not null and ("status" IN ('won', 'lost'))
 ),
 
 stage_1_daily as (
-    select event_date, "dim_all", "dim_team", "dim_rep", count(*) as measure
+    select event_date, "dim_all", "dim_team", "dim_rep", "dim_region", count(*) as measure
     from stage_1_events
-    group by event_date, "dim_all", "dim_team", "dim_rep"
+    group by event_date, "dim_all", "dim_team", "dim_rep", "dim_region"
 ),
 
 stage_2_events as (
@@ -28,15 +29,16 @@ stage_2_events as (
         'all' as "dim_all",
         cast("team" as varchar) as "dim_team",
         cast("rep_id" as varchar) as "dim_rep",
+        cast("region" as varchar) as "dim_region",
         1 as measure
     from {{ ref('opportunities') }}
     where "closed_at" is not null and ("status" = 'won')
 ),
 
 stage_2_daily as (
-    select event_date, "dim_all", "dim_team", "dim_rep", count(*) as measure
+    select event_date, "dim_all", "dim_team", "dim_rep", "dim_region", count(*) as measure
     from stage_2_events
-    group by event_date, "dim_all", "dim_team", "dim_rep"
+    group by event_date, "dim_all", "dim_team", "dim_rep", "dim_region"
 ),
 
 value_total_events as (
@@ -45,15 +47,16 @@ value_total_events as (
         'all' as "dim_all",
         cast("team" as varchar) as "dim_team",
         cast("rep_id" as varchar) as "dim_rep",
+        cast("region" as varchar) as "dim_region",
         cast("amount" as double) as measure
     from {{ ref('opportunities') }}
     where "closed_at" is not null and ("status" = 'won')
 ),
 
 value_total_daily as (
-    select event_date, "dim_all", "dim_team", "dim_rep", sum(measure) as measure
+    select event_date, "dim_all", "dim_team", "dim_rep", "dim_region", sum(measure) as measure
     from value_total_events
-    group by event_date, "dim_all", "dim_team", "dim_rep"
+    group by event_date, "dim_all", "dim_team", "dim_rep", "dim_region"
 ),
 
 event_dates as (
@@ -91,6 +94,11 @@ stage_1 as (
     from stage_1_daily as e
     inner join periods as p on p.event_date = e.event_date
     group by p.grain, p.period_start, e."dim_rep"
+    union all
+    select p.grain, p.period_start, 'region' as dimension, e."dim_region" as member, sum(measure) as value
+    from stage_1_daily as e
+    inner join periods as p on p.event_date = e.event_date
+    group by p.grain, p.period_start, e."dim_region"
 ),
 
 stage_2 as (
@@ -108,6 +116,11 @@ stage_2 as (
     from stage_2_daily as e
     inner join periods as p on p.event_date = e.event_date
     group by p.grain, p.period_start, e."dim_rep"
+    union all
+    select p.grain, p.period_start, 'region' as dimension, e."dim_region" as member, sum(measure) as value
+    from stage_2_daily as e
+    inner join periods as p on p.event_date = e.event_date
+    group by p.grain, p.period_start, e."dim_region"
 ),
 
 value_total as (
@@ -125,6 +138,11 @@ value_total as (
     from value_total_daily as e
     inner join periods as p on p.event_date = e.event_date
     group by p.grain, p.period_start, e."dim_rep"
+    union all
+    select p.grain, p.period_start, 'region' as dimension, e."dim_region" as member, sum(measure) as value
+    from value_total_daily as e
+    inner join periods as p on p.event_date = e.event_date
+    group by p.grain, p.period_start, e."dim_region"
 )
 
 select

@@ -1,0 +1,12 @@
+{#- First touch of every web visitor: the channel and landing page of their first visit. -#}
+with visits as (
+    select * from {{ ref('stg_web__visits') }}
+)
+
+select
+    visitor_id,
+    min(visited_at) as first_visited_at,
+    arg_min(channel, visited_at) as first_touch_channel,
+    arg_min(landing_page, visited_at) as first_touch_landing_page
+from visits
+group by visitor_id
