@@ -94,6 +94,15 @@ def _stage_ctes(
             f"select event_date, {dim_cols}, {daily} as measure\n"
             f"    from {cte}_events\n    group by event_date, {dim_cols}"
         )
+    daily_ctes = (
+        f"{cte}_events as (\n{_events_sql(defs, item, dims, measure)}\n),\n\n"
+        f"{cte}_daily as (\n    {reduce}\n)"
+    )
+    return daily_ctes, _rollup_cte(cte, dims, rollup)
+
+
+def _rollup_cte(cte: str, dims: list[DimensionColumn], rollup: str) -> str:
+    """Roll `<cte>_daily` (event_date, dim_*, measure) up to every grain and dimension."""
     rollups = "\n    union all\n".join(
         f"    select p.grain, p.period_start, {lit(d.dimension)} as dimension, "
         f"e.{q('dim_' + d.dimension)} as member, {rollup} as value\n"
@@ -102,11 +111,114 @@ def _stage_ctes(
         f"    group by p.grain, p.period_start, e.{q('dim_' + d.dimension)}"
         for d in dims
     )
-    daily_ctes = (
-        f"{cte}_events as (\n{_events_sql(defs, item, dims, measure)}\n),\n\n"
-        f"{cte}_daily as (\n    {reduce}\n)"
+    return f"{cte} as (\n{rollups}\n)"
+
+
+def _cohort_ctes(
+    defs: Definitions, funnel: Funnel, dims: list[DimensionColumn]
+) -> list[tuple[str, str]]:
+    """Follow first-stage events through later stages within their windows.
+
+    Each later event is credited once, to the closest preceding event of the stage before that
+    shares its `linked_by` value and lies within `within_days`; it is counted in the period and
+    under the members of the first-stage event its chain starts from.
+    """
+    tz = defs.settings.reporting_timezone
+    stages = funnel.stages
+    dim_cols = ", ".join(q("dim_" + d.dimension) for d in dims)
+    base_dims = ", ".join(f"b.{q('dim_' + d.dimension)}" for d in dims)
+    out: list[tuple[str, str]] = []
+    # Stage 1: the base events; `link_out` is what the next stage links on.
+    next_link = stages[1].linked_by
+    measure, daily, rollup = _measure(stages[0])
+    parts = []
+    for source in stages[0].event_sources:
+        entity = CATALOG[source.entity]
+        time = source.time or entity.event_time
+        conditions = [f"{q(time)} is not null"]
+        if source.where:
+            conditions.append(f"({check_expression(source.where, list(entity.columns))})")
+        dim_select = "".join(f", {d.expression} as {q('dim_' + d.dimension)}" for d in dims)
+        parts.append(
+            f"    select {q(time)} as event_at,\n"
+            f"        {{{{ to_reporting_date({lit(q(time))}, {lit(tz)}) }}}} as event_date"
+            f"{dim_select},\n"
+            f"        cast({q(next_link)} as varchar) as link_out, {measure} as measure\n"
+            f"    from {{{{ ref({lit(entity.model)}) }}}}\n    where {' and '.join(conditions)}"
+        )
+    base = "\n    union all\n".join(parts)
+    reduce = (
+        f"select distinct event_date, {dim_cols}, measure from stage_1_events"
+        if daily is None
+        else f"select event_date, {dim_cols}, {daily} as measure from stage_1_events "
+        f"group by event_date, {dim_cols}"
     )
-    return daily_ctes, f"{cte} as (\n{rollups}\n)"
+    out.append(
+        (
+            f"stage_1_events as (\n    select row_number() over (order by event_at, link_out) "
+            f"as chain_id, *\n    from (\n{base}\n    ) as base_events\n),\n\n"
+            f"stage_1_credited as (\n    select chain_id, event_at, event_date, {dim_cols}, "
+            f"link_out from stage_1_events\n),\n\n"
+            f"stage_1_daily as (\n    {reduce}\n)",
+            _rollup_cte("stage_1", dims, rollup),
+        )
+    )
+    for k, stage in enumerate(stages[1:], start=2):
+        source = stage.event_sources[0]
+        entity = CATALOG[source.entity]
+        time = source.time or entity.event_time
+        conditions = [f"{q(time)} is not null", f"{q(stage.linked_by)} is not null"]
+        if source.where:
+            conditions.append(f"({check_expression(source.where, list(entity.columns))})")
+        link_out = (
+            f"cast({q(stages[k].linked_by)} as varchar)"
+            if k < len(stages)
+            else "cast(null as varchar)"
+        )
+        value_measure = "cast(null as double)"
+        if k == len(stages):
+            value = funnel.value
+            amount = f"cast({q(value.sum)} as double)"
+            value_measure = (
+                f"case when ({check_expression(value.where, list(entity.columns))}) "
+                f"then {amount} else 0 end"
+                if value.where
+                else amount
+            )
+        out.append(
+            (
+                f"stage_{k}_events as (\n"
+                f"    select row_number() over (order by {q(time)}, {q(stage.linked_by)}) as event_id,\n"
+                f"        {q(time)} as event_at, cast({q(stage.linked_by)} as varchar) as link_in,\n"
+                f"        {link_out} as link_out, {value_measure} as value_measure\n"
+                f"    from {{{{ ref({lit(entity.model)}) }}}}\n"
+                f"    where {' and '.join(conditions)}\n),\n\n"
+                f"stage_{k}_credited as (\n"
+                f"    select b.chain_id, e.event_at, b.event_date, {base_dims}, e.link_out, "
+                f"e.value_measure\n"
+                f"    from stage_{k}_events as e\n"
+                f"    inner join stage_{k - 1}_credited as b\n"
+                f"        on b.link_out = e.link_in and e.event_at >= b.event_at\n"
+                f"        and e.event_at <= b.event_at + interval {stage.within_days} day\n"
+                f"    qualify row_number() over (\n"
+                f"        partition by e.event_id order by b.event_at desc, b.chain_id desc) = 1\n"
+                f"),\n\n"
+                f"stage_{k}_daily as (\n"
+                f"    select event_date, {dim_cols}, count(*) as measure\n"
+                f"    from stage_{k}_credited group by event_date, {dim_cols}\n)",
+                _rollup_cte(f"stage_{k}", dims, "sum(measure)"),
+            )
+        )
+    last = len(stages)
+    out.append(
+        (
+            f"value_total_daily as (\n"
+            f"    select event_date, {dim_cols}, sum(value_measure) as measure\n"
+            f"    from stage_{last}_credited group by event_date, {dim_cols}\n)",
+            _rollup_cte("value_total", dims, "sum(measure)"),
+        )
+    )
+    return out
 
 
 def period_map_sql(grains) -> str:
@@ -126,7 +238,10 @@ def render_funnel_model(defs: Definitions, name: str) -> str:
         (f"stage_{i + 1}", s) for i, s in enumerate(funnel.stages)
     ]
     items.append(("value_total", funnel.value))
-    ctes = [_stage_ctes(defs, funnel, item, cte, dims) for cte, item in items]
+    if funnel.kind == "cohort":
+        ctes = _cohort_ctes(defs, funnel, dims)
+    else:
+        ctes = [_stage_ctes(defs, funnel, item, cte, dims) for cte, item in items]
     dates = "\n    union\n".join(f"    select event_date from {cte}_daily" for cte, _ in items)
     periods = period_map_sql(grains)
     keys = "grain, period_start, dimension, member"

@@ -73,6 +73,17 @@ class Stage(_Measured):
     count_distinct: str | None = Field(
         default=None, description="Count distinct values of this column instead of rows."
     )
+    linked_by: str | None = Field(
+        default=None,
+        description="Cohort funnels: the column this stage shares with the previous stage's "
+        "entity (e.g. `visitor_id`, `meeting_id`) that links an event to the one before.",
+    )
+    within_days: int | None = Field(
+        default=None,
+        ge=0,
+        description="Cohort funnels: an event counts only within this many days after the "
+        "previous stage's event it is credited to (inclusive).",
+    )
     subset_of_previous: bool = Field(
         default=False,
         description="True when every event of this stage is also one of the previous stage "
@@ -89,6 +100,12 @@ class Value(_Measured):
 
 class Funnel(Strict):
     description: str | None = None
+    kind: Literal["period", "cohort"] = Field(
+        default="period",
+        description="`period`: each stage counts its own events in the period. `cohort`: events "
+        "of the first stage in the period, followed through later stages within windows "
+        "(each conversion credited once, to the closest preceding event of the stage before).",
+    )
     dimensions: list[str] = Field(
         default_factory=lambda: ["all"], description="Dimensions to publish, e.g. [all, team, rep]."
     )

@@ -194,6 +194,7 @@ def _check_funnel(
     problems += _check_dimensions(defs, funnel.dimensions, None, located, path)
     if len(set(funnel.dimensions)) != len(funnel.dimensions):
         problems.append(located.problem((*path, "dimensions"), "a dimension is listed twice"))
+    problems += _check_cohort(funnel, located, path)
     measured = [(s, (*path, "stages", i)) for i, s in enumerate(funnel.stages)]
     measured.append((funnel.value, (*path, "value")))
     for item, item_path in measured:
@@ -226,6 +227,54 @@ def _check_funnel(
                     problems.append(
                         located.problem((*item_path, "sum"), f"`{total}` is not a numeric column")
                     )
+    return problems
+
+
+def _check_cohort(funnel: Funnel, located: Located, path: Path_) -> list[Problem]:
+    problems: list[Problem] = []
+    for i, stage in enumerate(funnel.stages):
+        stage_path = (*path, "stages", i)
+        cohort_keys = stage.linked_by is not None or stage.within_days is not None
+        if funnel.kind == "period" or i == 0:
+            if cohort_keys:
+                where = "the first stage" if funnel.kind == "cohort" else "a period funnel"
+                problems.append(
+                    located.problem(
+                        stage_path, f"`linked_by`/`within_days` do not apply to {where}"
+                    )
+                )
+            continue
+        if stage.linked_by is None or stage.within_days is None:
+            problems.append(
+                located.problem(
+                    stage_path, "a cohort stage needs `linked_by` (a column) and `within_days`"
+                )
+            )
+            continue
+        if stage.sources is not None and len(stage.sources) > 1:
+            problems.append(located.problem(stage_path, "a cohort stage takes a single `entity`"))
+            continue
+        for entity_name, where in [
+            (stage.event_sources[0].entity, "this stage's"),
+            *[(s.entity, "the previous stage's") for s in funnel.stages[i - 1].event_sources],
+        ]:
+            entity = CATALOG.get(entity_name)
+            if entity is not None and stage.linked_by not in entity.columns:
+                problems.append(
+                    located.problem(
+                        (*stage_path, "linked_by"),
+                        f"`{stage.linked_by}` is not a column of {where} entity `{entity_name}`",
+                    )
+                )
+    if funnel.kind == "cohort":
+        last = funnel.stages[-1].event_sources[0].entity
+        if funnel.value.sources is not None or funnel.value.entity != last:
+            problems.append(
+                located.problem(
+                    (*path, "value"),
+                    f"a cohort funnel's value sums its last stage's events: use entity `{last}`",
+                )
+            )
     return problems
 
 

@@ -42,12 +42,28 @@ CALL_DAYS = [
     ("R4", "2025-05-27", 40, 4),
     ("R5", "2025-05-28", 20, 2),
 ]
-# Won amounts in 2025: R1 and R2 tie at the top; R4 lost; R5 has no opportunity.
+# Won amounts in 2025: R1 and R2 tie at the top; R4 lost; R5 wins the cohort deal below.
 OPPORTUNITIES = [
-    ("O1", "R1", "won", 100_000, "2025-05-20"),
-    ("O2", "R2", "won", 100_000, "2025-06-20"),
-    ("O3", "R3", "won", 50_000, "2025-06-10"),
-    ("O4", "R4", "lost", 0, "2025-06-11"),
+    ("O1", "R1", "won", 100_000, "2025-05-20T12:00:00Z", "outbound", ""),
+    ("O2", "R2", "won", 100_000, "2025-06-20T12:00:00Z", "outbound", ""),
+    ("O3", "R3", "won", 50_000, "2025-06-10T12:00:00Z", "outbound", ""),
+    ("O4", "R4", "lost", 0, "2025-06-11T12:00:00Z", "outbound", ""),
+    # won exactly 180 days after M1 was booked: inside the cohort window (inclusive)
+    ("O5", "R5", "won", 77_000, "2025-11-27T10:00:00Z", "inbound", "M1"),
+]
+# Cohort edges: (visitor, visit time, channel)
+VISITS = [
+    ("U1", "2025-05-01T10:00:00Z", "paid"),
+    ("U2", "2025-05-01T10:00:00Z", "paid"),
+    ("U3", "2025-05-01T10:00:00Z", "organic"),
+    ("U3", "2025-06-05T10:00:00Z", "organic"),
+]
+# (meeting, visitor, booked_at): M1 exactly 30 days after U1's visit (in), M2 one second late
+# (out), M3 credited to U3's closest preceding visit, 5 June (June's cohort, not May's).
+MEETINGS = [
+    ("M1", "U1", "2025-05-31T10:00:00Z"),
+    ("M2", "U2", "2025-05-31T10:00:01Z"),
+    ("M3", "U3", "2025-06-10T10:00:00Z"),
 ]
 
 
@@ -68,12 +84,23 @@ def write_landing(root: Path) -> None:
             )
     (root / "calls").mkdir()
     (root / "calls" / "calls.csv").write_text("\n".join(calls) + "\n")
-    opps = ["opportunity_id,rep_id,source,created_at,closed_at,status,amount,currency,updated_at"]
-    for oid, rep, status, amount, closed in OPPORTUNITIES:
+    opps = [
+        "opportunity_id,rep_id,source,created_at,closed_at,status,amount,currency,updated_at,"
+        "meeting_id"
+    ]
+    for oid, rep, status, amount, closed, source, meeting in OPPORTUNITIES:
         opps.append(
-            f"{oid},{rep},outbound,2025-04-01T09:00:00Z,{closed}T12:00:00Z,{status},{amount},NOK,"
-            f"{closed}T12:00:00Z"
+            f"{oid},{rep},{source},2025-04-01T09:00:00Z,{closed},{status},{amount},NOK,"
+            f"{closed},{meeting}"
         )
+    visits = ["visit_id,visitor_id,visited_at,channel,landing_page"]
+    visits += [f"V{i},{u},{t},{c},/demo" for i, (u, t, c) in enumerate(VISITS)]
+    (root / "web_visits").mkdir()
+    (root / "web_visits" / "visits.csv").write_text("\n".join(visits) + "\n")
+    meetings = ["meeting_id,rep_id,booked_at,scheduled_at,status,source,visitor_id"]
+    meetings += [f"{m},R5,{t},{t},held,inbound,{u}" for m, u, t in MEETINGS]
+    (root / "meetings").mkdir()
+    (root / "meetings" / "meetings.csv").write_text("\n".join(meetings) + "\n")
     (root / "opportunities").mkdir()
     (root / "opportunities" / "opportunities.csv").write_text("\n".join(opps) + "\n")
 
@@ -169,8 +196,9 @@ def test_top_share_split_with_a_tie(warehouse):
         warehouse,
         "SELECT * FROM top_performer_gap WHERE grain = 'year' AND metric = 'universal.hit_rate'",
     ).iloc[0]
-    # R1, R2 won 1 of 1; R3 won 1 of 1, R4 0 of 1; R5 has no closed opportunity (no hit rate).
-    assert (hit.top_average, hit.rest_average) == (1.0, 0.5)
+    # R1, R2 won 1 of 1; R3 won 1 of 1, R4 0 of 1, R5 1 of 1.
+    assert hit.top_average == 1.0
+    assert hit.rest_average == pytest.approx(2 / 3)
 
 
 def test_points_leaderboard(warehouse):
@@ -183,6 +211,7 @@ def test_points_leaderboard(warehouse):
     expected = {r: 0.0 for r in REPS}
     for rep, _, count, connected in CALL_DAYS:
         expected[rep] += count * 1 + connected * 2
+    expected["R5"] += 20 * len(MEETINGS)  # held meetings with new prospects
     got = dict(zip(board.rep_id, board.points, strict=True))
     assert got == pytest.approx(expected)
     assert board.rep_id.iloc[0] == max(expected, key=expected.get)
@@ -217,3 +246,37 @@ def test_every_calls_count_row_matches_a_second_computation(warehouse):
         for g, p, m, t in ours.itertuples(index=False)
     )
     assert got == sorted(expected)
+
+
+def test_cohort_window_edges(warehouse):
+    rows = query(
+        warehouse,
+        "SELECT period_start, visitors, meetings_within_30_days, won_within_180_days, total_sales "
+        "FROM funnel_inbound_cohort WHERE grain = 'month' AND dimension = 'all' "
+        "ORDER BY period_start",
+    )
+    got = {str(r.period_start)[:10]: tuple(r)[1:] for r in rows.itertuples(index=False)}
+    # Recompute the cohort here: credit each meeting to the closest visit of its visitor no more
+    # than 30 days before it, and the won deal to its meeting if within 180 days.
+    visits = pd.DataFrame(VISITS, columns=["visitor", "at", "channel"])
+    visits["at"] = pd.to_datetime(visits["at"])
+    expected: dict[str, list] = {}
+    for month, group in visits.groupby(visits["at"].dt.strftime("%Y-%m-01")):
+        expected[month] = [group.visitor.nunique(), 0, 0, 0.0]
+    credit = {}
+    for meeting, visitor, booked in MEETINGS:
+        booked = pd.Timestamp(booked)
+        before = visits[(visits.visitor == visitor) & (visits["at"] <= booked)
+                        & (booked - visits["at"] <= pd.Timedelta(days=30))]  # fmt: skip
+        if len(before):
+            month = before["at"].max().strftime("%Y-%m-01")
+            expected[month][1] += 1
+            credit[meeting] = (month, booked)
+    for _, _, status, amount, closed, _, meeting in OPPORTUNITIES:
+        if status == "won" and meeting in credit:
+            month, booked = credit[meeting]
+            if pd.Timestamp(closed) - booked <= pd.Timedelta(days=180):
+                expected[month][2] += 1
+                expected[month][3] += amount
+    assert expected == {"2025-05-01": [3, 1, 1, 77000.0], "2025-06-01": [1, 1, 0, 0.0]}
+    assert {k: list(v) for k, v in got.items()} == expected

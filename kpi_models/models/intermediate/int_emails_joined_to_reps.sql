@@ -1,5 +1,5 @@
 {#- Every email with its rep's team, region and name. A rep_id missing from reps is kept:
-    it counts for its rep and, under team, as `(unassigned)`. -#}
+    it counts for its rep and, under team and region, as `(unassigned)`. -#}
 with emails as (
     select * from {{ ref('stg_email__emails') }}
 ),
@@ -11,7 +11,7 @@ reps as (
 select
     emails.*,
     coalesce(reps.team, '(unassigned)') as team,
-    reps.region,
+    coalesce(reps.region, '(unassigned)') as region,
     reps.rep_name,
     reps.rep_id is null as is_orphaned_rep
 from emails

@@ -44,3 +44,33 @@ from {{ ref('funnel_outbound') }}
 union all
 select 'outbound' as funnel, grain, period_start, dimension, member, 'total_sales' as factor, 5 as position, cast("total_sales" as double) as value
 from {{ ref('funnel_outbound') }}
+union all
+select 'inbound_cohort' as funnel, grain, period_start, dimension, member, 'visitors' as factor, 1 as position, cast("visitors" as double) as value
+from {{ ref('funnel_inbound_cohort') }}
+union all
+select 'inbound_cohort' as funnel, grain, period_start, dimension, member, 'visit_to_meeting_rate' as factor, 2 as position, cast("visit_to_meeting_rate" as double) as value
+from {{ ref('funnel_inbound_cohort') }}
+union all
+select 'inbound_cohort' as funnel, grain, period_start, dimension, member, 'meeting_hit_rate' as factor, 3 as position, cast("meeting_hit_rate" as double) as value
+from {{ ref('funnel_inbound_cohort') }}
+union all
+select 'inbound_cohort' as funnel, grain, period_start, dimension, member, 'avg_contract_value' as factor, 4 as position, cast("avg_contract_value" as double) as value
+from {{ ref('funnel_inbound_cohort') }}
+union all
+select 'inbound_cohort' as funnel, grain, period_start, dimension, member, 'total_sales' as factor, 5 as position, cast("total_sales" as double) as value
+from {{ ref('funnel_inbound_cohort') }}
+union all
+select 'outbound_cohort' as funnel, grain, period_start, dimension, member, 'activities' as factor, 1 as position, cast("activities" as double) as value
+from {{ ref('funnel_outbound_cohort') }}
+union all
+select 'outbound_cohort' as funnel, grain, period_start, dimension, member, 'activity_to_meeting_rate' as factor, 2 as position, cast("activity_to_meeting_rate" as double) as value
+from {{ ref('funnel_outbound_cohort') }}
+union all
+select 'outbound_cohort' as funnel, grain, period_start, dimension, member, 'meeting_hit_rate' as factor, 3 as position, cast("meeting_hit_rate" as double) as value
+from {{ ref('funnel_outbound_cohort') }}
+union all
+select 'outbound_cohort' as funnel, grain, period_start, dimension, member, 'avg_contract_value' as factor, 4 as position, cast("avg_contract_value" as double) as value
+from {{ ref('funnel_outbound_cohort') }}
+union all
+select 'outbound_cohort' as funnel, grain, period_start, dimension, member, 'total_sales' as factor, 5 as position, cast("total_sales" as double) as value
+from {{ ref('funnel_outbound_cohort') }}
