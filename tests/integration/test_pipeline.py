@@ -214,3 +214,26 @@ def test_inbound_attribution_by_first_and_last_touch(pipeline_run):
             checked += 1
     assert checked > 0
     assert set(got_meetings) <= with_visits
+
+
+def test_every_shipped_feature_publishes_rows_from_the_sample_org(pipeline_run):
+    counts = published(
+        pipeline_run.settings,
+        """
+        SELECT
+            (SELECT count(DISTINCT kpi) FROM activity_kpis) AS kpis,
+            (SELECT count(*) FROM activity_kpis WHERE target IS NOT NULL) AS targeted,
+            (SELECT count(*) FROM activity_points) AS points,
+            (SELECT count(*) FROM top_performer_gap) AS gaps,
+            (SELECT count(*) FROM funnel_factors WHERE funnel = 'inbound_cohort') AS inbound_cohort,
+            (SELECT count(*) FROM funnel_factors WHERE funnel = 'outbound_cohort') AS outbound_cohort,
+            (SELECT count(*) FROM funnel_factors WHERE dimension = 'first_touch_channel') AS first,
+            (SELECT count(*) FROM funnel_factors WHERE dimension = 'last_touch_channel') AS last,
+            (SELECT count(*) FROM funnel_factors WHERE dimension = 'first_touch_landing_page') AS page,
+            (SELECT count(*) FROM funnel_factors WHERE dimension = 'region') AS region,
+            (SELECT count(*) FROM working_days WHERE NOT is_working_day AND holiday_name IS NOT NULL)
+                AS holidays
+        """,
+    ).iloc[0]
+    assert counts.kpis == 10
+    assert (counts.drop("kpis") > 0).all(), counts.to_dict()
