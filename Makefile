@@ -8,12 +8,13 @@ KPI := $(VENV)/bin/kpi
 WAREHOUSE ?= warehouse
 SEED ?= 7
 SCALE ?= 0.1
+RUNS ?= 3
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: setup run test lint format ui bench clean
+.PHONY: setup run test lint format ui ui-stop browser bench clean
 
 $(UV):
 	@command -v uv >/dev/null 2>&1 && { mkdir -p $(TOOLS)/bin && ln -sf "$$(command -v uv)" $(UV); } \
@@ -34,12 +35,34 @@ run: setup
 	$(KPI) sample-data --out $(WAREHOUSE)/landing --seed $(SEED) --scale $(SCALE)
 	$(KPI) run --landing $(WAREHOUSE)/landing --warehouse $(WAREHOUSE)
 
+## ui: the Dagster UI (webserver + daemon) on http://127.0.0.1:3000, instance in $(WAREHOUSE)/dagster_home
+##     (KPI_UI_HOST / KPI_UI_PORT to change; stop with Ctrl-C or SIGTERM; docs/operations.md)
+ui: setup
+	KPI_WAREHOUSE="$${KPI_WAREHOUSE:-$(abspath $(WAREHOUSE))}" exec $(VENV)/bin/python -m pipelines.ops.ui
+
+## ui-stop: stop the UI started by `make ui` for this warehouse (SIGTERM to the PID in dagster_home/ui.pid)
+ui-stop:
+	KPI_WAREHOUSE="$${KPI_WAREHOUSE:-$(abspath $(WAREHOUSE))}" $(VENV)/bin/python -m pipelines.ops.ui stop
+
+## browser: Debian's chromium + chromedriver for the UI's browser test (tests/e2e), installed if missing
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then exit 0; fi; \
+	  sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  echo "installing chromium and chromium-driver (apt)"; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium chromium-driver
+
 ## test: the whole suite (CI runs this)
-test: setup
+test: setup browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(KPI) compile --check
 	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup
+
+## bench: benchmark `kpi run` (full, incremental) against the DuckDB floor and the pandas peer at
+##        SCALE (sample org cached in benchmarks/out/); RUNS runs each; writes benchmarks/results.md
+bench: setup
+	$(VENV)/bin/python -m benchmarks.harness --scale $(SCALE) --runs $(RUNS) --seed $(SEED)
 
 lint:
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -37,13 +37,19 @@ def run(
     quiet: Annotated[bool, typer.Option(help="Print only the summary.")] = True,
 ) -> None:
     """Materialise every asset in process (load, dbt build, validate, publish) and summarise."""
-    from pipelines.runner import RunFailed, run_pipeline
+    from pipelines.privacy import MissingPseudonymKey, ensure_pseudonym_key
 
     settings = Settings(
         landing=landing.resolve(), warehouse=warehouse.resolve(), definitions=definitions.resolve()
     )
     if not settings.landing.is_dir():
         _fail(f"landing folder {settings.landing} does not exist", 2)
+    try:
+        ensure_pseudonym_key(settings.landing)  # before anything is written
+    except MissingPseudonymKey as exc:
+        _fail(str(exc), 2)
+    from pipelines.runner import RunFailed, run_pipeline
+
     try:
         summary = run_pipeline(settings, quiet=quiet)
     except RunFailed as exc:
@@ -118,9 +124,11 @@ def sample_data(
     scale: Annotated[float, typer.Option(help="1.0 ≈ 100 reps for a year.")] = 0.1,
 ) -> None:
     """Generate a deterministic, believable Nordic B2B sales org as landing files."""
+    from pipelines.privacy import mark_sample_landing
     from pipelines.sample_data import generate_sample_org
 
     summary = generate_sample_org(out, seed=seed, scale=scale)
+    mark_sample_landing(out)  # generated data: `kpi run` may use the public sample key
     rows = ", ".join(f"{k} {v:,}" for k, v in summary.rows_written.items())
     typer.echo(f"sample org in {out}: {summary.n_reps} reps; {rows}")
 

@@ -1,8 +1,9 @@
 """Write-audit-publish: copy validated KPI tables into a new file, then atomically replace kpi.duckdb.
 
-Analysts only ever open `kpi.duckdb`. It is written complete under a temporary name beside the
-target, checkpointed (no WAL left), synced to disk, and moved over the old file with `os.replace`:
-a reader sees the old version or the new one, never a mix, and a failed run leaves the old file.
+Analysts only ever open `kpi.duckdb`. It is written complete under a temporary name in a staging
+folder beside the target, checkpointed (no WAL left), synced to disk, and moved over the old file with
+`os.replace`: a reader sees the old version or the new one, never a mix, and a failed (or killed) run
+leaves the old file.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import duckdb
 
 from pipelines.db import lit, q, scalar
 from pipelines.ingest.loader import REJECTS_TABLE
+from pipelines.killpoints import kill_point
 
 PUBLISHED_RUNS = "published_runs"
 
@@ -47,6 +49,22 @@ def file_checksums(files: list[Path], root: Path) -> dict[str, str]:
     return out
 
 
+def staging_dir(target: Path) -> Path:
+    """Where the next version of `target` is written: a folder beside it, on the same file system
+    (so `os.replace` is atomic), holding nothing between publishes."""
+    return target.parent / f".{target.stem}.publishing"
+
+
+def clear_staging(target: Path) -> list[Path]:
+    """Remove what a killed publish left behind (only one publish runs at a time: it holds the
+    build database lock). Returns the removed paths."""
+    stale = sorted(staging_dir(target).glob("*"))
+    stale += sorted(target.parent.glob(f".{target.name}.*.tmp*"))  # the layout before the folder
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
 def publish(
     build_db: Path,
     target: Path,
@@ -55,10 +73,17 @@ def publish(
     run_id: str,
     landing_checksums: dict[str, str],
 ) -> PublishReport:
-    """Publish `tables` from the build database into `target` atomically."""
+    """Publish `tables` from the build database into `target` atomically.
+
+    Only `target` ever appears beside the target: the new file (and its WAL while it is written)
+    lives in `staging_dir(target)` until the swap, and a publish killed half-way leaves the
+    previous `target` untouched and its leftovers in that folder, removed by the next publish.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{run_id}.tmp")
-    tmp.unlink(missing_ok=True)
+    staging = staging_dir(target)
+    staging.mkdir(exist_ok=True)
+    clear_staging(target)
+    tmp = staging / f"{run_id}.duckdb"
     counts: dict[str, int] = {}
     try:
         con = duckdb.connect(str(tmp))
@@ -74,11 +99,12 @@ def publish(
         finally:
             con.close()
         _fsync(tmp)
+        kill_point("publish:before-replace")
         os.replace(tmp, target)
+        kill_point("publish:after-replace")
         _fsync(target.parent)
     finally:
-        tmp.unlink(missing_ok=True)
-        Path(str(tmp) + ".wal").unlink(missing_ok=True)
+        clear_staging(target)
     return PublishReport(target, run_id, counts)
 
 

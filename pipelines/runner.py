@@ -13,7 +13,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.ops.instance import dagster_home, ensure_instance_config
+from pipelines.ops.instance import dagster_home, open_instance
+from pipelines.privacy import ensure_pseudonym_key
+from pipelines.recovery import reap_dead_runs, run_tags
 from pipelines.settings import Settings
 
 
@@ -60,14 +62,14 @@ class RunSummary:
 def dagster_instance(settings: Settings) -> dg.DagsterInstance:
     """The persistent Dagster instance under the warehouse (shared with `make ui`)."""
     home = dagster_home(settings)
-    ensure_instance_config(home)
     os.environ["DAGSTER_HOME"] = str(home)
-    return dg.DagsterInstance.get()
+    return open_instance(home)
 
 
 def run_pipeline(settings: Settings, *, quiet: bool = True) -> RunSummary:
     from pipelines.definitions import build_definitions
 
+    key_source = ensure_pseudonym_key(settings.landing)  # raises MissingPseudonymKey
     os.environ.update(settings.env())
     settings.warehouse.mkdir(parents=True, exist_ok=True)
     defs = build_definitions(settings)
@@ -76,12 +78,19 @@ def run_pipeline(settings: Settings, *, quiet: bool = True) -> RunSummary:
     log_path = settings.warehouse / "logs" / "last_run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with dagster_instance(settings) as instance, _dbt_output(log_path, quiet):
+        reap_dead_runs(instance)  # a killed earlier run must not hold the build_db pool for ever
         result = job.execute_in_process(
             instance=instance,
+            tags=run_tags(),
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": level}}}},
         )
     summary = _summarise(settings, result)
+    if key_source == "sample":
+        summary.warnings.append(
+            "sample data: personal values pseudonymised with the public sample key "
+            "(real data needs KPI_PSEUDONYM_KEY)"
+        )
     if not result.success:
         failures = [
             f"  {event.step_key}: {_failure_text(event)}"

@@ -1,6 +1,7 @@
 """The dbt project as Dagster assets: staging → intermediate → marts → kpis, dbt tests as checks."""
 
 import os
+import sys
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -16,8 +17,10 @@ from dagster_dbt import (
 )
 
 from pipelines.compiler.prepare import dbt_executable
+from pipelines.killpoints import kill_point
+from pipelines.privacy import MissingPseudonymKey, ensure_pseudonym_key
 
-from .resources import WarehouseResource
+from .resources import BUILD_DB_POOL, WarehouseResource
 
 
 @cache
@@ -45,10 +48,18 @@ class KpiDbtTranslator(DagsterDbtTranslator):
         return _layer(dbt_resource_props) or super().get_group_name(dbt_resource_props)
 
 
+# dbt runs through this wrapper, which dies with the pipeline process: a killed run leaves no dbt
+# writing build.duckdb (docs/reliability.md).
+TETHERED_DBT = Path(__file__).resolve().parent.parent / "bin" / "dbt"
+
+
 def dbt_resource(project_dir: Path) -> DbtCliResource:
+    os.environ["KPI_PYTHON"] = sys.executable
+    os.environ["KPI_DBT"] = dbt_executable()
+    os.environ["KPI_DBT_PARENT"] = str(os.getpid())  # not a value inherited from a parent
     return DbtCliResource(
         project_dir=dbt_project(project_dir), profiles_dir=str(project_dir),
-        dbt_executable=dbt_executable(),
+        dbt_executable=str(TETHERED_DBT),
     )  # fmt: skip
 
 
@@ -62,13 +73,23 @@ def build_dbt_assets(project_dir: Path) -> dg.AssetsDefinition:
             settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
         ),
         name="kpi_models",
+        pool=BUILD_DB_POOL,
     )
     def kpi_models(
         context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
     ):
         # dbt reads the build database path from the environment (profiles.yml).
         os.environ.update(warehouse.settings.env())
-        yield from dbt.cli(["build"], context=context).stream()
+        os.environ["KPI_DBT_PARENT"] = str(os.getpid())  # see pipelines/bin/dbt
+        try:  # staging pseudonymises personal values with KPI_PSEUDONYM_KEY (UI runs too)
+            ensure_pseudonym_key(warehouse.settings.landing)
+        except MissingPseudonymKey as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from exc
+        with warehouse.exclusive(context):
+            kill_point("dbt:start")
+            for event in dbt.cli(["build"], context=context).stream():
+                yield event
+                kill_point("dbt:running")
 
     return kpi_models
 

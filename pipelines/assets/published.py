@@ -1,11 +1,13 @@
 """Validation of every KPI table (pandera, blocking checks) and the publish of kpi.duckdb."""
 
 import dagster as dg
+import duckdb
 
 from pipelines.compiler.funnels import funnel_model_name
 from pipelines.compiler.project import FACTORS_MODEL
 from pipelines.ingest.contract import ENTITIES
 from pipelines.ingest.loader import landing_files
+from pipelines.ops.preview import failures_markdown, latest_month_preview
 from pipelines.publish import PublishedTable, file_checksums, publish
 from pipelines.spec.loader import Definitions
 from pipelines.validation.kpi_tables import (
@@ -17,7 +19,7 @@ from pipelines.validation.kpi_tables import (
 )
 
 from .dbt import kpi_asset_key
-from .resources import WarehouseResource
+from .resources import BUILD_DB_POOL, WarehouseResource
 
 PUBLISHED_KEY = dg.AssetKey(["published", "kpi"])
 
@@ -86,8 +88,23 @@ def published_tables(defs: Definitions) -> list[PublishedTable]:
             "ORDER BY entity, source_file, source_row",
             "Landing rows that broke the contract and were not loaded, with the reason.",
         ),
+        PublishedTable(
+            "orphaned_reps",
+            " UNION ALL ".join(
+                f"SELECT '{entity}' AS entity, rep_id, count(*) AS rows "
+                f"FROM build.marts.{entity} WHERE is_orphaned_rep GROUP BY rep_id"
+                for entity in ORPHAN_ENTITIES
+            )
+            + " ORDER BY entity, rep_id",
+            "rep_ids found in activities or opportunities but in no reps file: their rows are "
+            "loaded and count for that rep_id, and under team '(unassigned)'.",
+        ),
     ]
     return tables
+
+
+# Marts that join to reps and flag rows whose rep_id is unknown (`is_orphaned_rep`).
+ORPHAN_ENTITIES = ("calls", "emails", "meetings", "opportunities")
 
 
 def result_metadata(result: ValidationResult) -> dict[str, dg.MetadataValue]:
@@ -97,6 +114,9 @@ def result_metadata(result: ValidationResult) -> dict[str, dg.MetadataValue]:
     }
     if result.failures:
         metadata["failing_rows_sample"] = dg.MetadataValue.json(result.failures[:MAX_SAMPLES])
+        metadata["failing_rows"] = dg.MetadataValue.md(
+            failures_markdown(result.failures[:MAX_SAMPLES], total=len(result.failures))
+        )
     return metadata
 
 
@@ -105,11 +125,15 @@ def _validation_check(table: str) -> dg.AssetChecksDefinition:
         asset=kpi_asset_key(table),
         name="pandera_valid",
         blocking=True,
+        pool=BUILD_DB_POOL,
         description=f"pandera schema of `{table}` (types, ranges, product identity), run in DuckDB. "
         "Blocking: a failure stops the publish.",
     )
-    def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        result = validate_one(warehouse.settings.build_db, warehouse.definitions, table)
+    def check(
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> dg.AssetCheckResult:
+        with warehouse.exclusive(context):
+            result = validate_one(warehouse.settings.build_db, warehouse.definitions, table)
         return dg.AssetCheckResult(
             passed=result.passed,
             severity=dg.AssetCheckSeverity.ERROR,
@@ -134,34 +158,43 @@ def publish_asset(defs: Definitions) -> dg.AssetsDefinition:
         deps=[kpi_asset_key(t) for t in kpi_tables(defs)],
         group_name="published",
         kinds={"duckdb"},
+        pool=BUILD_DB_POOL,
         description="kpi.duckdb, what analysts open: every KPI table, validated, swapped in "
         "atomically. A failed validation leaves the previous file untouched.",
     )
     def published_kpi(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
-        settings = warehouse.settings
-        definitions = warehouse.definitions
-        # Validate again right before the copy: publishing can be run on its own, and nothing
-        # unvalidated may reach analysts.
-        results = validate_build(settings.build_db, definitions)
-        failed = [r for r in results if not r.passed]
-        if failed:
-            raise dg.Failure(
-                description="validation failed, kpi.duckdb left as it was: "
-                + "; ".join(r.summary() for r in failed),
-                metadata={r.table: dg.MetadataValue.json(r.failures[:MAX_SAMPLES]) for r in failed},
+        with warehouse.exclusive(context):  # validate and copy with no writer in between
+            settings = warehouse.settings
+            definitions = warehouse.definitions
+            # Validate again right before the copy: publishing can be run on its own, and nothing
+            # unvalidated may reach analysts.
+            results = validate_build(settings.build_db, definitions)
+            failed = [r for r in results if not r.passed]
+            if failed:
+                raise dg.Failure(
+                    description="validation failed, kpi.duckdb left as it was: "
+                    + "; ".join(r.summary() for r in failed),
+                    metadata={
+                        r.table: dg.MetadataValue.json(r.failures[:MAX_SAMPLES]) for r in failed
+                    },
+                )
+            files = [p for e in ENTITIES for _, p in landing_files(settings.landing, e)]
+            report = publish(
+                settings.build_db,
+                settings.published_db,
+                published_tables(definitions),
+                run_id=context.run.run_id,
+                landing_checksums=file_checksums(files, settings.landing),
             )
-        files = [p for e in ENTITIES for _, p in landing_files(settings.landing, e)]
-        report = publish(
-            settings.build_db,
-            settings.published_db,
-            published_tables(definitions),
-            run_id=context.run.run_id,
-            landing_checksums=file_checksums(files, settings.landing),
-        )
         metadata = {f"rows/{k}": dg.MetadataValue.int(v) for k, v in report.row_counts.items()}
         metadata["path"] = dg.MetadataValue.path(str(report.path))
+        try:
+            preview = latest_month_preview(report.path)
+        except duckdb.Error as exc:  # the file is published; a preview is not worth a failure
+            preview = f"preview unavailable: {exc}"
+        metadata["latest_month_by_team"] = dg.MetadataValue.md(preview)
         return dg.MaterializeResult(metadata=metadata)
 
     return published_kpi

@@ -5,8 +5,10 @@ import dagster as dg
 from pipelines.ingest.contract import ENTITIES
 from pipelines.ingest.loader import LoadReport, load_entity
 from pipelines.ingest.readers import LandingFileError
+from pipelines.ops.config import DEFAULT_REJECT_WARN_SHARE
 
-from .resources import WarehouseResource
+from .quality import reject_check_result, reject_check_spec, reject_reasons
+from .resources import BUILD_DB_POOL, WarehouseResource
 
 LANDING_GROUP = "landing"
 RAW_GROUP = "raw"
@@ -45,7 +47,7 @@ def report_metadata(report: LoadReport) -> dict[str, dg.MetadataValue]:
     return metadata
 
 
-def _raw_asset(entity: str) -> dg.AssetsDefinition:
+def _raw_asset(entity: str, reject_warn_share: float) -> dg.AssetsDefinition:
     spec = ENTITIES[entity]
 
     @dg.asset(
@@ -53,6 +55,8 @@ def _raw_asset(entity: str) -> dg.AssetsDefinition:
         deps=[landing_key(entity)],
         group_name=RAW_GROUP,
         kinds={"duckdb"},
+        pool=BUILD_DB_POOL,
+        check_specs=[reject_check_spec(raw_key(entity), reject_warn_share)],
         description=f"`{entity}` as delivered, checked against the landing contract: one row per "
         f"`{spec.id_column}`; rows that break the contract are in `raw.rejects`.",
     )
@@ -62,8 +66,9 @@ def _raw_asset(entity: str) -> dg.AssetsDefinition:
         settings = warehouse.settings
         timezone = warehouse.definitions.settings.reporting_timezone
         try:
-            with warehouse.connect() as con:
+            with warehouse.exclusive(context), warehouse.connect() as con:
                 report = load_entity(con, entity, settings.landing, timezone=timezone)
+                reasons = reject_reasons(con, entity)
         except LandingFileError as exc:
             raise dg.Failure(
                 description=f"{entity}: {exc}",
@@ -72,10 +77,13 @@ def _raw_asset(entity: str) -> dg.AssetsDefinition:
             ) from exc
         for warning in report.warnings:
             context.log.warning(warning)
-        return dg.MaterializeResult(metadata=report_metadata(report))
+        return dg.MaterializeResult(
+            metadata=report_metadata(report),
+            check_results=[reject_check_result(report, reasons, reject_warn_share)],
+        )
 
     return load
 
 
-def raw_assets() -> list[dg.AssetsDefinition]:
-    return [_raw_asset(name) for name in ENTITIES]
+def raw_assets(reject_warn_share: float = DEFAULT_REJECT_WARN_SHARE) -> list[dg.AssetsDefinition]:
+    return [_raw_asset(name, reject_warn_share) for name in ENTITIES]

@@ -17,6 +17,8 @@ NUMBER_RE = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 CURRENCY_RE = r"^[A-Za-z]{3}$"
 WHITESPACE = "(' ' || chr(9) || chr(10) || chr(13))"
 ID_BAD_RE = r'["\x00-\x1f\x7f]'
+MAX_VALUE_CHARS = 10_000  # longer values are rejected: no contract column needs more
+RAW_VALUE_CHARS = 1_000  # each value kept in `rejects.raw_record` is cut to this length
 
 
 def _raw(c: str) -> str:
@@ -36,7 +38,7 @@ def typed_expression(column: Column, timezone: str) -> str:
             has_offset = f"regexp_matches({v}, {lit(OFFSET_AFTER_TIME_RE)})"
             return (
                 f"CASE WHEN NOT regexp_full_match({v}, {lit(TIMESTAMP_RE)}) THEN NULL "
-                f"WHEN {has_offset} THEN TRY_CAST({v} AS TIMESTAMPTZ) "
+                f"WHEN {has_offset} THEN TRY_CAST(upper({v}) AS TIMESTAMPTZ) "
                 f"ELSE timezone({lit(timezone)}, TRY_CAST({v} AS TIMESTAMP)) END"
             )
         case Kind.DATE:
@@ -78,10 +80,16 @@ def reason_expressions(column: Column, now_sql: str) -> list[str]:
             f"CASE WHEN {v} IS NOT NULL AND {typed} IS NULL THEN "
             f"{lit(name + ': ')} || {_shown(v)} || {lit(' is ' + problem)} END"
         )
+    reasons.append(
+        f"CASE WHEN length({v}) > {MAX_VALUE_CHARS} THEN {lit(name + ': value of ')} "
+        f"|| format('{{:,}}', length({v})) || {lit(f' characters is longer than {MAX_VALUE_CHARS:,}')} END"
+    )
     if column.kind is Kind.ID:
+        # A personal value (contact, visitor) is never repeated in a reason: reasons are published.
+        shown = lit("the value") if column.personal else _shown(v)
         reasons.append(
             f"CASE WHEN regexp_matches({v}, {lit(ID_BAD_RE)}) THEN "
-            f"{lit(name + ': ')} || {_shown(v)} || ' has a quote or control character' END"
+            f"{lit(name + ': ')} || {shown} || ' has a quote or control character' END"
         )
     if column.kind is Kind.NUMBER:
         reasons.append(
@@ -112,7 +120,7 @@ def checked_rows_sql(entity: Entity, timezone: str, now_sql: str = "now()") -> s
         reasons += reason_expressions(c, now_sql)
     for condition, reason in ROW_RULES.get(entity.name, ()):
         reasons.append(f"CASE WHEN NOT coalesce(({condition}), true) THEN {lit(reason)} END")
-    record = ", ".join(f"{q(c)} := {_raw(c)}" for c in entity.column_names)
+    record = ", ".join(f"{q(c)} := left({_raw(c)}, {RAW_VALUE_CHARS})" for c in entity.column_names)
     # A structurally broken line has no values to complain about: only its parse error counts.
     return f"""
         WITH _t AS (

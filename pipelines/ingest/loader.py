@@ -16,6 +16,7 @@ from pipelines.db import lit, q, scalar
 from pipelines.ingest.checks import checked_rows_sql
 from pipelines.ingest.contract import ENTITIES, LANDING_SUFFIXES, Entity
 from pipelines.ingest.readers import create_text_table, read_into_text_table
+from pipelines.killpoints import kill_point
 
 RAW_SCHEMA = "raw"
 REJECTS_TABLE = f"{RAW_SCHEMA}.rejects"
@@ -89,6 +90,7 @@ def load_entity(
         rows_read += n
     con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {checked_rows_sql(entity, timezone)}")
     kept = _settle_deliveries(con, entity)
+    kill_point("ingest:read")
     ensure_raw_schema(con)
     con.execute("BEGIN TRANSACTION")
     try:
@@ -111,12 +113,14 @@ def load_entity(
             SELECT {columns}, _source_file, _source_row FROM {kept}
             ORDER BY _file_index, _source_row"""
         )
+        kill_point("ingest:in-transaction")
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
     loaded = scalar(con, f"SELECT count(*) FROM {RAW_SCHEMA}.{q(entity_name)}")
     rejected = scalar(con, f"SELECT count(*) FROM {REJECTS_TABLE} WHERE entity = ?", [entity_name])
+    kill_point("ingest:committed")
     return LoadReport(
         entity=entity_name,
         files=tuple(r for r, _ in files),

@@ -18,7 +18,6 @@ from pipelines.db import first_row, lit, q, scalar
 from pipelines.ingest.contract import Entity
 
 TEXT_TABLE = "landing_text"
-MAX_LINE_BYTES = 64 * 1024 * 1024
 
 
 class LandingFileError(Exception):
@@ -83,12 +82,87 @@ def _select_list(entity: Entity, present: set[str], expr) -> str:
     )
 
 
+# --- Physical lines ----------------------------------------------------------------------------
+
+# A BLOB cast to VARCHAR escapes every byte that is not printable ASCII as `\xHH` (a backslash
+# too, as `\x5C`), so the escaped text can be split on `\x0A` without ever cutting a character,
+# and each piece cast back to BLOB gives the exact bytes of one physical line.
+_NEWLINE = r"\x0A"
+_CR = r"\x0D"
+_BOM = r"\xEF\xBB\xBF"
+_QUOTE = r"\x22"  # the cast escapes quotes too: put them back in lines that stay escaped
+_APOSTROPHE = r"\x27"
+
+
+def _read_lines(con: duckdb.DuckDBPyConnection, path_sql: str) -> None:
+    """`_lines(line, text, utf8)`: every physical line (split on LF only) with its 1-based number.
+
+    A trailing CR is dropped (CRLF files), a UTF-8 byte-order mark at the start of the file is
+    dropped, and a line that is not valid UTF-8 keeps its escaped text (`\xf8`, quotes as they are)
+    with `utf8` false.
+    DuckDB's CSV reader is not used for lines: it also splits on a lone CR and renumbers lines after
+    one it could not decode.
+    """
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _lines AS
+        WITH f AS (
+            SELECT string_split(content::VARCHAR, {lit(_NEWLINE)}) AS parts FROM read_blob({path_sql})
+        ), l AS (
+            SELECT unnest(parts) AS esc, unnest(range(1, len(parts) + 1)) AS line FROM f
+        ), b AS (
+            SELECT line, CASE WHEN line = 1 AND starts_with(esc, {lit(_BOM)})
+                THEN substr(esc, {len(_BOM) + 1}) ELSE esc END AS esc
+            FROM l
+        ), c AS (
+            SELECT line, CASE WHEN ends_with(esc, {lit(_CR)})
+                THEN left(esc, length(esc) - {len(_CR)}) ELSE esc END AS esc
+            FROM b
+        ), d AS (
+            SELECT line, esc, try(decode(esc::BLOB)) AS decoded FROM c
+        )
+        SELECT line, decoded IS NOT NULL AS utf8, coalesce(decoded,
+            replace(replace(esc, {lit(_QUOTE)}, '"'), {lit(_APOSTROPHE)}, chr(39))) AS text
+        FROM d
+        """
+    )
+
+
+def _blank(expr: str) -> str:
+    return f"trim({expr}, ' ' || chr(9)) = ''"
+
+
 # --- CSV -------------------------------------------------------------------------------------
 
+# The CSV grammar (RFC 4180 with the usual leniency): a field is quoted when its first character
+# is `"`; inside it `""` is a quote and a newline is part of the value; a `"` anywhere else in an
+# unquoted field is an ordinary character. Text after a closing quote breaks the record.
+_QUOTED = r'"(?:[^"]|"")*"'
+_OPEN = r'"(?:[^"]|"")*'  # a quoted field still open at the end of the line
+_JUNK = r'(?:[^,"][^,]*)?'  # tolerated while finding record ends; the record is then rejected
+_FIELD = rf"(?:{_QUOTED}{_JUNK}|[^,\"][^,]*|)"
+# Does a line end inside a quoted field, when it starts at a field start / inside a quoted field?
+_ENDS_OPEN_FROM_START = rf"(?:{_FIELD},)*{_OPEN}"
+_ENDS_OPEN_FROM_INSIDE = rf"(?:[^\"]|\"\")*(?:\"{_JUNK},(?:{_FIELD},)*{_OPEN})?"
+# A well-formed record, and how to take its fields apart.
+_STRICT_FIELD = rf"(?:{_QUOTED}|[^,\"\n][^,\n]*|)"
+_RECORD = rf"{_STRICT_FIELD}(?:,{_STRICT_FIELD})*"
+_UNCLOSED = rf"(?:{_FIELD},)*{_OPEN}"
+# Each match is a comma and the field after it (no capture group: RE2 finds those fast).
+_FIELDS = rf",(?:{_QUOTED}|[^,]*)"
+# After this many records that span lines and are broken, stop re-reading the file line by line.
+MAX_RESYNCS = 25
 
-def _csv_header(path: Path) -> list[str]:
+
+def _csv_header(path: Path) -> list[str] | None:
+    """The header cells, or None when the file holds nothing but whitespace."""
     with path.open("rb") as fh:
         first = fh.readline(1024 * 1024)
+        if not first.strip():
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                if block.strip():
+                    raise LandingFileError(path, "has no header row (line 1 is blank)")
+            return None
     try:
         text = first.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -102,77 +176,161 @@ def _csv_header(path: Path) -> list[str]:
 
 def _read_csv(con, entity: Entity, path: Path, relative: str, file_index: int) -> None:
     header = _csv_header(path)
+    if header is None:
+        return
     duplicates = sorted({h for h in header if header.count(h) > 1})
     if duplicates:
         raise LandingFileError(path, f"repeats column(s) {', '.join(duplicates)} in its header")
     present = set(header) & set(entity.column_names)
     _missing_required(entity, set(header), path)
-    # Read columns under positional names: header cells may be blank or odd.
-    positional = {f"c{i}": "VARCHAR" for i in range(len(header))}
-    by_name = {h: f"c{i}" for i, h in enumerate(header)}
-    columns_sql = "{" + ", ".join(f"{lit(k)}: 'VARCHAR'" for k in positional) + "}"
-    path_sql = lit(str(path))
-    con.execute("DROP TABLE IF EXISTS _csv_rejects; DROP TABLE IF EXISTS _csv_scans")
+    _read_lines(con, lit(str(path)))
+    _csv_line_kinds(con)
+    _csv_records(con, resets=set())
+    resets: set[int] = set()
+    for _ in range(MAX_RESYNCS):
+        # A record that spans lines but is broken most likely started with a stray quote: that
+        # line is rejected on its own and reading resumes on the next line.
+        bad = scalar(
+            con,
+            f"SELECT min(first_line) FROM _records WHERE last_line > first_line "
+            f"AND NOT (regexp_full_match(record, {lit(_RECORD)}) "
+            f"AND len(regexp_extract_all(',' || record, {lit(_FIELDS)})) = {len(header)})",
+        )
+        if bad is None:
+            break
+        resets.add(bad + 1)
+        _csv_records(con, resets)
+    by_name = {h: i + 1 for i, h in enumerate(header)}
+    select = _select_list(entity, present, lambda c: f"_unquote(fields[{by_name[c]}])")
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE _csv_rows AS
-        SELECT * FROM read_csv({path_sql}, columns={columns_sql}, header=true, auto_detect=false,
-            delim=',', quote='"', escape='"', max_line_size={MAX_LINE_BYTES},
-            store_rejects=true, rejects_table='_csv_rejects', rejects_scan='_csv_scans')
-            WITH ORDINALITY AS t
+        CREATE OR REPLACE TEMP TABLE _csv_records AS
+        SELECT *, CASE WHEN NOT utf8 THEN NULL
+            WHEN NOT contains(record, '"') THEN string_split(record, ',')
+            WHEN regexp_full_match(record, {lit(_RECORD)}) THEN list_transform(
+                regexp_extract_all(',' || record, {lit(_FIELDS)}), lambda f: f[2:]) END AS fields
+        FROM _records
         """
     )
-
-    _record_lines(con, path_sql)
-    select = _select_list(entity, present, lambda c: q(by_name[c]))
+    con.execute(
+        """CREATE OR REPLACE TEMP MACRO _unquote(f) AS CASE WHEN starts_with(f, '"')
+        THEN replace(f[2:-2], '""', '"') ELSE f END"""
+    )
+    n = len(header)
     con.execute(
         f"""
         INSERT INTO {TEXT_TABLE}
-        SELECT {select}, {relative}, {file_index}, l.line, NULL, NULL
-        FROM _csv_rows r JOIN _good_lines l ON l.k = r.ordinality
+        SELECT {select}, {relative}, {file_index}, first_line, NULL, NULL
+        FROM _csv_records WHERE len(fields) = {n}
         """
+    )
+    span = (
+        "CASE WHEN last_line > first_line THEN ' (lines ' || first_line || '-' || last_line || ')' "
+        "ELSE '' END"
     )
     con.execute(
         f"""
         INSERT INTO {TEXT_TABLE} ({", ".join(q(c) for c in entity.column_names)},
             _source_file, _file_index, _source_row, _parse_error, _raw_line)
-        SELECT {", ".join("NULL" for _ in entity.column_names)}, {relative}, {file_index}, line,
-            'unreadable CSV line: ' || string_agg(DISTINCT error_type, ', ') || ' ('
-                || any_value(error_message) || ')',
-            left(any_value(csv_line), 1000)
-        FROM _csv_rejects GROUP BY line
+        SELECT {", ".join("NULL" for _ in entity.column_names)}, {relative}, {file_index},
+            first_line,
+            'unreadable CSV line: ' || CASE
+                WHEN NOT utf8 THEN 'not valid UTF-8 text (another encoding, such as Latin-1?)'
+                WHEN fields IS NULL AND regexp_full_match(record, {lit(_UNCLOSED)})
+                    THEN 'a quoted field is never closed'
+                WHEN fields IS NULL THEN 'text after the closing quote of a field'
+                ELSE len(fields) || ' fields where the header has {n}' END || {span},
+            left(record, 1000)
+        FROM _csv_records WHERE fields IS NULL OR len(fields) <> {n}
         """
     )
 
 
-def _record_lines(con, path_sql: str) -> None:
-    """Map the k-th record DuckDB emitted to its physical line number.
+def _csv_line_kinds(con) -> None:
+    """`_csv_lines`: each line after the header, with how it moves the "inside quotes" state.
 
-    A physical line starts a record when it is not blank and an even number of quote characters
-    came before it (so it is not inside a quoted field). Lines DuckDB rejected are taken out, since
-    `WITH ORDINALITY` counts only the records it emitted.
+    Each line maps the state at its start to the state at its end: `O` (always ends outside),
+    `I` (always ends inside), `=` (keeps it; every line without a quote) or `~` (flips it).
+    Composing these with window functions gives every line's state without a per-line loop.
     """
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE _good_lines AS
-        WITH lines AS (
-            SELECT ordinality AS line, coalesce(line_text, '') AS line_text
-            FROM read_csv({path_sql}, columns={{'line_text': 'VARCHAR'}}, header=false,
-                auto_detect=false, delim=chr(1), quote='', escape='', strict_mode=false,
-                new_line='\\n', max_line_size={MAX_LINE_BYTES}, ignore_errors=true)
-                WITH ORDINALITY
-        ), parity AS (
-            SELECT line, line_text,
-                coalesce(sum(length(line_text) - length(replace(line_text, '"', '')))
-                    OVER (ORDER BY line ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
-                    AS quotes_before
-            FROM lines
-        ), starts AS (
-            SELECT line FROM parity
-            WHERE line > 1 AND quotes_before % 2 = 0 AND trim(line_text, ' ' || chr(9) || chr(13)) <> ''
-              AND line NOT IN (SELECT line FROM _csv_rejects)
+        CREATE OR REPLACE TEMP TABLE _csv_lines AS
+        SELECT line, text, utf8, {_blank("text")} AS blank,
+            CASE WHEN NOT has_quote THEN '='
+                 WHEN from_start AND from_inside THEN 'I'
+                 WHEN NOT from_start AND NOT from_inside THEN 'O'
+                 WHEN from_inside THEN '=' ELSE '~' END AS kind
+        FROM (
+            SELECT *, contains(text, '"') AS has_quote,
+                CASE WHEN has_quote THEN regexp_full_match(text, {lit(_ENDS_OPEN_FROM_START)})
+                    END AS from_start,
+                CASE WHEN has_quote THEN regexp_full_match(text, {lit(_ENDS_OPEN_FROM_INSIDE)})
+                    END AS from_inside
+            FROM _lines WHERE line > 1
         )
-        SELECT line, row_number() OVER (ORDER BY line) AS k FROM starts
+        """
+    )
+
+
+def _csv_records(con, resets: set[int]) -> None:
+    """`_records(first_line, last_line, record, utf8)`: the lines grouped into records.
+
+    A line starts a record when it starts outside quotes and is not blank; lines that start inside
+    quotes continue the record before them. `resets` are lines forced to start outside quotes.
+    Only lines with a quote can change the state, so the windows run over those alone.
+    """
+    forced = ", ".join(str(r - 1) for r in sorted(resets)) or "NULL"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _state_changes AS
+        WITH k AS (
+            SELECT line, CASE WHEN line IN ({forced}) THEN 'O' ELSE kind END AS kind
+            FROM _csv_lines WHERE kind <> '=' OR line IN ({forced})
+        ), s AS (
+            SELECT *, sum((kind = '~')::INTEGER) OVER (ORDER BY line) AS flips FROM k
+        ), w AS (
+            SELECT *,
+                max(CASE WHEN kind IN ('O', 'I') THEN line * 2 + (kind = 'I')::INTEGER END)
+                    OVER (ORDER BY line) AS last_fixed,
+                max(CASE WHEN kind IN ('O', 'I') THEN flips END) OVER (ORDER BY line)
+                    AS flips_at_fixed
+            FROM s
+        )
+        SELECT line, (coalesce(last_fixed % 2, 0) + flips - coalesce(flips_at_fixed, 0)) % 2 = 1
+            AS inside_after
+        FROM w
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _line_starts AS
+        SELECT l.line, l.text, l.utf8, l.blank, coalesce(c.inside_after, false) AS starts_inside
+        FROM _csv_lines l ASOF LEFT JOIN _state_changes c ON l.line > c.line
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _records AS
+        WITH starts AS (
+            SELECT line, text, utf8 FROM _line_starts WHERE NOT starts_inside AND NOT blank
+        ), continued AS (
+            SELECT s.line AS first_line, c.line, c.text, c.utf8
+            FROM _line_starts c ASOF JOIN starts s ON c.line > s.line
+            WHERE c.starts_inside
+        ), multi AS (
+            SELECT first_line, max(line) AS last_line,
+                string_agg(text, chr(10) ORDER BY line) AS record, bool_and(utf8) AS utf8
+            FROM (
+                SELECT line AS first_line, line, text, utf8 FROM starts
+                WHERE line IN (SELECT first_line FROM continued)
+                UNION ALL SELECT * FROM continued
+            )
+            GROUP BY first_line
+        )
+        SELECT line AS first_line, line AS last_line, text AS record, utf8 FROM starts
+        WHERE line NOT IN (SELECT first_line FROM multi)
+        UNION ALL SELECT * FROM multi
         """
     )
 
@@ -181,22 +339,20 @@ def _record_lines(con, path_sql: str) -> None:
 
 
 def _read_jsonl(con, entity: Entity, path: Path, relative: str, file_index: int) -> None:
-    path_sql = lit(str(path))
+    _read_lines(con, lit(str(path)))
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _json_lines AS
-        SELECT ordinality AS line, trim(line_text, ' ' || chr(9) || chr(13)) AS line_text
-        FROM read_csv({path_sql}, columns={{'line_text': 'VARCHAR'}}, header=false,
-            auto_detect=false, delim=chr(1), quote='', escape='', strict_mode=false,
-            new_line='\\n', max_line_size={MAX_LINE_BYTES}, ignore_errors=true) WITH ORDINALITY
+        SELECT line, utf8, trim(text, ' ' || chr(9)) AS line_text FROM _lines
+        WHERE NOT {_blank("text")}
         """
     )
-    con.execute("DELETE FROM _json_lines WHERE line_text IS NULL OR line_text = ''")
     # CASE keeps json_type away from lines that are not JSON at all.
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _json_objects AS SELECT line, line_text::JSON AS line_text "
-        "FROM (SELECT *, CASE WHEN json_valid(line_text) THEN json_type(line_text) = 'OBJECT' "
-        "ELSE false END AS is_object FROM _json_lines) WHERE is_object"
+        "FROM (SELECT *, CASE WHEN utf8 AND json_valid(line_text) "
+        "THEN json_type(line_text) = 'OBJECT' ELSE false END AS is_object FROM _json_lines) "
+        "WHERE is_object"
     )
     n_objects = scalar(con, "SELECT count(*) FROM _json_objects")
     present_sql = ", ".join(
@@ -222,7 +378,8 @@ def _read_jsonl(con, entity: Entity, path: Path, relative: str, file_index: int)
         INSERT INTO {TEXT_TABLE} ({", ".join(q(c) for c in entity.column_names)},
             _source_file, _file_index, _source_row, _parse_error, _raw_line)
         SELECT {", ".join("NULL" for _ in entity.column_names)}, {relative}, {file_index}, line,
-            CASE WHEN json_valid(line_text) THEN 'JSON line is not an object'
+            CASE WHEN NOT utf8 THEN 'JSON line is not valid UTF-8 text'
+                 WHEN json_valid(line_text) THEN 'JSON line is not an object'
                  ELSE 'JSON line does not parse' END,
             left(line_text, 1000)
         FROM _json_lines WHERE line NOT IN (SELECT line FROM _json_objects)

@@ -3,21 +3,42 @@
 Both use `<warehouse>/dagster_home` (or `$DAGSTER_HOME`), so runs started either way show up in the
 same UI. The instance's `dagster.yaml` is written by this module; a file without the marker line
 below is treated as hand-edited and left alone.
+
+Opening the instance creates its SQLite storage on first use, and two processes doing that at once
+(two `kpi run`, or `kpi run` and `make ui`, on a new warehouse) corrupt it ("alembic_version has
+more than one head"), so `open_instance` opens it under an exclusive lock.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
+
+import dagster as dg
 
 from pipelines.settings import Settings
 
 MARKER = "# Managed by funnel-kpi (pipelines/ops/instance.py); remove this line to keep your edits."
 LEGACY_CONFIGS = ("telemetry:\n  enabled: false\n",)
 
+# One writer of build.duckdb: every step that opens it is in the `build_db` pool (BUILD_DB_POOL) and
+# every pool allows one step at a time, across runs and processes (`kpi run` included). Runs started
+# by the UI, the schedule or a sensor also queue: one in progress at a time, the next one waits.
+# Run monitoring (daemon) frees the pool slot of a run that ended without freeing it, after 60 s.
 DAGSTER_YAML = f"""{MARKER}
 telemetry:
   enabled: false
+concurrency:
+  pools:
+    default_limit: 1
+  runs:
+    max_concurrent_runs: 1
+run_monitoring:
+  enabled: true
+  free_slots_after_run_end_seconds: 60
 """
 
 
@@ -33,7 +54,25 @@ def ensure_instance_config(home: Path) -> Path:
     current = config.read_text(encoding="utf-8") if config.exists() else None
     managed = current is None or current in LEGACY_CONFIGS or current.startswith(MARKER)
     if managed and current != DAGSTER_YAML:
-        tmp = config.with_suffix(".yaml.tmp")
+        tmp = config.with_name(f".dagster.yaml.{os.getpid()}.tmp")
         tmp.write_text(DAGSTER_YAML, encoding="utf-8")
         os.replace(tmp, config)
     return config
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def open_instance(home: Path) -> dg.DagsterInstance:
+    """The instance in `home`, its config written and its storage created by one process at a time."""
+    home.mkdir(parents=True, exist_ok=True)
+    with _exclusive(home / ".instance.lock"):
+        ensure_instance_config(home)
+        return dg.DagsterInstance.from_config(str(home))

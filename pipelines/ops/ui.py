@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines.ops.instance import dagster_home, ensure_instance_config
+from pipelines.ops.instance import dagster_home, open_instance
 from pipelines.settings import PROJECT_ROOT, Settings
 
 DEFAULT_HOST = "127.0.0.1"
@@ -104,7 +104,7 @@ def stop(home: Path, timeout: float = 60.0) -> str:
 def start(settings: Settings) -> None:  # pragma: no cover - replaced by `dg dev`; tests/e2e
     settings.warehouse.mkdir(parents=True, exist_ok=True)
     home = dagster_home(settings)
-    ensure_instance_config(home)
+    open_instance(home).dispose()  # config and storage ready before `dg dev` starts
     host, port = ui_address()
     command = ui_command(host, port)
     print(

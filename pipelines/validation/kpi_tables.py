@@ -19,6 +19,7 @@ from pandera.errors import SchemaError, SchemaErrors
 
 from pipelines.compiler.funnels import funnel_model_name
 from pipelines.compiler.project import FACTORS_MODEL
+from pipelines.killpoints import kill_point
 from pipelines.spec.loader import Definitions
 from pipelines.spec.models import Funnel
 
@@ -287,6 +288,7 @@ def validate_build(build_db: Path, defs: Definitions) -> list[ValidationResult]:
 def validate_one(build_db: Path, defs: Definitions, table: str) -> ValidationResult:
     con = ibis.duckdb.connect(str(build_db), read_only=True)
     try:
+        kill_point("validation")
         return validate_table(con, table, kpi_schemas(defs)[table])
     finally:
         con.disconnect()

@@ -91,7 +91,7 @@ def test_contract_breaking_rows_are_rejected_with_line_and_every_reason(tmp_path
         "outcome: 'hung_up' is not one of connected, no_answer, voicemail, busy, failed"
     )
     assert reasons[5] == "started_at: '31/02/2025' is not an ISO-8601 timestamp"
-    assert reasons[6].startswith("unreadable CSV line: TOO MANY COLUMNS")
+    assert reasons[6] == "unreadable CSV line: 8 fields where the header has 6"
     assert reasons[7] == "duration_seconds: '12,5' is not a number"
     assert reasons[8] == "started_at: '2099-01-01T00:00:00Z' is in the future"
 

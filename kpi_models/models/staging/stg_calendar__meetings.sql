@@ -7,7 +7,7 @@ renamed as (
         meeting_id,
         rep_id,
         account_id,
-        visitor_id,
+        {{ pseudonymise('visitor_id') }} as visitor_id,
         source,
         status,
         booked_at,

@@ -6,7 +6,7 @@ renamed as (
     select
         call_id,
         rep_id,
-        contact_id,
+        {{ pseudonymise('contact_id') }} as contact_id,
         account_id,
         direction,
         outcome,

@@ -5,11 +5,11 @@ with source as (
 renamed as (
     select
         visit_id,
-        visitor_id,
+        {{ pseudonymise('visitor_id') }} as visitor_id,
         account_id,
         channel,
-        landing_page,
-        campaign,
+        {{ scrub_contact_details('landing_page') }} as landing_page,
+        {{ scrub_contact_details('campaign') }} as campaign,
         visited_at
     from source
 )

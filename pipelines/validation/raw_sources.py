@@ -1,0 +1,350 @@
+"""great-expectations suites for the landing entities, run on each newly arrived landing file.
+
+Two suites per entity, built from the landing contract (`pipelines/ingest/contract.py`):
+
+- `<entity>.contract` mirrors the contract on what was loaded: the contract's columns, required
+  values present, allowed sets, numbers ≥ 0, unique ids, currencies, no timestamp in the future.
+  The loader already enforces all of it, so a failure means a loader bug: an ERROR.
+- `<entity>.distribution` holds what a data engineer watches (WARN): the share of calls, emails,
+  meetings and opportunities whose rep is in reps, plausible call durations and deal amounts,
+  replies after sends, meetings scheduled after booking, and web-visit volume per day not collapsing
+  against the day before.
+
+A batch is one landing file's loaded rows (`raw.<entity>` where `_source_file` is that file) read
+into pandas, so memory is bounded by the largest file, never by the history; web-visit volume is
+checked per day for the days of the file. Only files that are new or changed since the last run
+(SHA-256) are validated; earlier results are kept in `<warehouse>/gx/validated_files.json`. GX's
+pandas datasource is used (its SQL datasource fails on DuckDB) and GX is imported only when there is
+something to validate (the import takes seconds). Personal columns reach GX only as 'present' or
+null, so no personal value is ever in a GX result or the Data Docs, written to
+`<warehouse>/gx/uncommitted/data_docs/local_site/index.html`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipelines.db import lit, q
+from pipelines.ingest.contract import ENTITIES, Entity, Kind
+from pipelines.ingest.loader import landing_files
+from pipelines.publish import file_checksums
+
+GX_FOLDER = "gx"
+STATE_FILE = "validated_files.json"
+DATA_DOCS = Path("uncommitted") / "data_docs" / "local_site" / "index.html"
+KINDS = ("contract", "distribution")
+REP_ENTITIES = ("calls", "emails", "meetings", "opportunities")
+MIN_KNOWN_REP_SHARE = 0.95
+MAX_CALL_SECONDS = 4 * 3600
+MAX_AMOUNT = 10_000_000
+MIN_DAY_OVER_DAY = 0.25  # a day with under a quarter of the day before's visits has collapsed
+
+
+@dataclass
+class SuiteOutcome:
+    """One suite over every landing file of an entity (the new ones validated now)."""
+
+    entity: str
+    kind: str
+    files: int = 0
+    new_files: int = 0
+    expectations: int = 0
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    data_docs: Path | None = None
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def summary(self) -> str:
+        head = f"{self.entity}.{self.kind}: {self.files} file(s), {self.new_files} new"
+        if self.passed:
+            return f"{head}, every expectation met"
+        failed = sorted({f"{f['expectation']}({f.get('column') or ''})" for f in self.failures})
+        return f"{head}; {len(self.failures)} unmet: {', '.join(failed)}"
+
+
+def gx_root(warehouse: Path) -> Path:
+    return warehouse / GX_FOLDER
+
+
+def data_docs_index(warehouse: Path) -> Path:
+    return gx_root(warehouse) / DATA_DOCS
+
+
+# --- Batches ---------------------------------------------------------------------------------
+
+
+def batch_sql(entity: Entity, kind: str, has_reps: bool = True) -> str:
+    """SELECT of one file's loaded rows (parameter: the file), as the suite of `kind` sees them."""
+    columns = []
+    for c in entity.columns:
+        value = q(c.name)
+        if c.personal:  # never hand a personal value to GX: only whether there is one
+            value = f"CASE WHEN {value} IS NOT NULL THEN 'present' END"
+        columns.append(f"{value} AS {q(c.name)}")
+    if kind == "distribution" and entity.name in REP_ENTITIES:
+        columns.append(
+            "(rep_id IN (SELECT rep_id FROM raw.reps))::INTEGER AS known_rep"
+            if has_reps
+            else "0 AS known_rep"
+        )
+    if kind == "distribution" and entity.name == "opportunities":
+        columns.append("CASE WHEN status = 'won' THEN amount END AS won_amount")
+    return f"SELECT {', '.join(columns)} FROM raw.{q(entity.name)} WHERE _source_file = ?"
+
+
+def daily_visits_sql(timezone: str) -> str:
+    """Visits per reporting-zone day of one file (parameter), with the day before's count."""
+    day = f"CAST(timezone({lit(timezone)}, visited_at) AS DATE)"
+    return f"""
+        WITH days AS (
+            SELECT {day} AS day, count(*) AS visits FROM raw.web_visits GROUP BY ALL
+        ), ratios AS (
+            SELECT day, visits, lag(visits) OVER (ORDER BY day) AS visits_day_before,
+                lag(day) OVER (ORDER BY day) AS day_before
+            FROM days
+        )
+        SELECT day, visits, visits_day_before,
+            CASE WHEN day_before = day - 1 THEN visits / visits_day_before END AS day_over_day
+        FROM ratios
+        WHERE day IN (SELECT DISTINCT {day} FROM raw.web_visits WHERE _source_file = ?)
+        ORDER BY day
+    """
+
+
+# --- Expectations ----------------------------------------------------------------------------
+
+
+def contract_expectations(entity: Entity, now: datetime) -> list:
+    import great_expectations.expectations as gxe
+
+    out = [gxe.ExpectTableColumnsToMatchSet(column_set=list(entity.column_names), exact_match=True)]
+    out.append(gxe.ExpectColumnValuesToBeUnique(column=entity.id_column))
+    for c in entity.columns:
+        if c.required:
+            out.append(gxe.ExpectColumnValuesToNotBeNull(column=c.name))
+        if c.kind is Kind.CHOICE:
+            out.append(gxe.ExpectColumnValuesToBeInSet(column=c.name, value_set=list(c.choices)))
+        elif c.kind is Kind.NUMBER:
+            out.append(gxe.ExpectColumnValuesToBeBetween(column=c.name, min_value=0))
+        elif c.kind is Kind.CURRENCY:
+            out.append(gxe.ExpectColumnValuesToMatchRegex(column=c.name, regex=r"^[A-Z]{3}$"))
+        elif c.kind is Kind.TIMESTAMP:  # nulls (optional columns) are ignored
+            latest = now + timedelta(days=1)
+            out.append(gxe.ExpectColumnValuesToBeBetween(column=c.name, max_value=latest))
+    if entity.name == "opportunities":
+        out.append(
+            gxe.ExpectColumnValuesToNotBeNull(
+                column="closed_at", row_condition='status in ["won", "lost"]',
+                condition_parser="pandas",
+            )
+        )  # fmt: skip
+    return out
+
+
+def distribution_expectations(entity: Entity) -> list:
+    import great_expectations.expectations as gxe
+
+    out = []
+    if entity.name in REP_ENTITIES:
+        out.append(
+            gxe.ExpectColumnMeanToBeBetween(
+                column="known_rep", min_value=MIN_KNOWN_REP_SHARE, max_value=1,
+                meta={"why": f"share of {entity.name} whose rep is in reps"},
+            )
+        )  # fmt: skip
+    if entity.name == "calls":
+        out.append(
+            gxe.ExpectColumnValuesToBeBetween(
+                column="duration_seconds", max_value=MAX_CALL_SECONDS, mostly=0.99
+            )
+        )
+    if entity.name == "emails":
+        out.append(
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="replied_at", column_B="sent_at", or_equal=True,
+                ignore_row_if="either_value_is_missing", mostly=0.99,
+            )
+        )  # fmt: skip
+    if entity.name == "meetings":
+        out.append(
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="scheduled_at", column_B="booked_at", or_equal=True, mostly=0.95
+            )
+        )
+    if entity.name == "opportunities":
+        out.append(gxe.ExpectColumnValuesToBeBetween(column="amount", max_value=MAX_AMOUNT))
+        out.append(
+            gxe.ExpectColumnValuesToBeBetween(
+                column="won_amount", min_value=1, max_value=MAX_AMOUNT, mostly=0.99
+            )
+        )
+    if entity.name == "reps":
+        out.append(
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="left_on", column_B="hired_on", or_equal=True,
+                ignore_row_if="either_value_is_missing",
+            )
+        )  # fmt: skip
+    if entity.name == "web_visits":
+        out.append(
+            gxe.ExpectColumnValuesToBeBetween(
+                column="day_over_day", min_value=MIN_DAY_OVER_DAY,
+                meta={"why": "visit volume must not collapse day over day"},
+            )
+        )  # fmt: skip
+    return out
+
+
+# --- Running ---------------------------------------------------------------------------------
+
+
+def _load_state(root: Path) -> dict[str, Any]:
+    path = root / STATE_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _save_state(root: Path, state: dict[str, Any]) -> None:
+    path = root / STATE_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def validate_raw_entity(
+    build_db: Path, warehouse: Path, landing: Path, entity_name: str, timezone: str = "Europe/Oslo"
+) -> dict[str, SuiteOutcome]:
+    """Run both suites on the entity's new or changed landing files; outcomes over all files."""
+    entity = ENTITIES[entity_name]
+    root = gx_root(warehouse)
+    root.mkdir(parents=True, exist_ok=True)
+    state = _load_state(root)
+    files = dict(landing_files(landing, entity_name))
+    checksums = file_checksums(list(files.values()), landing)
+    known = state.get(entity_name, {})
+    new = [f for f in files if known.get(f, {}).get("sha256") != checksums[f]]
+    results = {f: known[f] for f in files if f not in new}
+    if new:
+        results.update(_validate_files(build_db, root, entity, new, checksums, timezone))
+    state[entity_name] = results
+    _save_state(root, state)
+    outcomes = {}
+    for kind in KINDS:
+        outcome = SuiteOutcome(entity_name, kind, files=len(files), new_files=len(new))
+        for file, result in sorted(results.items()):
+            outcome.expectations += result.get(f"{kind}_expectations", 0)
+            outcome.failures += [{"file": file, **f} for f in result.get(kind, [])]
+        outcome.data_docs = data_docs_index(warehouse)
+        outcomes[kind] = outcome
+    return outcomes
+
+
+def _validate_files(
+    build_db: Path, root: Path, entity: Entity, files: list[str], checksums: dict[str, str],
+    timezone: str,
+) -> dict[str, dict[str, Any]]:  # fmt: skip
+    import great_expectations as gx
+
+    context = _context(root)
+    now = datetime.now(UTC)
+    suites = {
+        "contract": contract_expectations(entity, now),
+        "distribution": distribution_expectations(entity),
+    }
+    checkpoints = {kind: _checkpoint(context, entity.name, kind, suites[kind]) for kind in KINDS}
+    out: dict[str, dict[str, Any]] = {}
+    with duckdb.connect(str(build_db), read_only=True) as con:
+        has_reps = bool(
+            con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' "
+                "AND table_name = 'reps'"
+            ).fetchall()[0][0]
+        )
+        for file in files:
+            result: dict[str, Any] = {"sha256": checksums[file]}
+            for kind in KINDS:
+                sql = (
+                    daily_visits_sql(timezone)
+                    if kind == "distribution" and entity.name == "web_visits"
+                    else batch_sql(entity, kind, has_reps)
+                )
+                frame = con.execute(sql, [file]).df()
+                result[f"{kind}_expectations"] = len(suites[kind]) if len(frame) else 0
+                result[kind] = [] if frame.empty or not suites[kind] else _run(
+                    checkpoints[kind], frame, file, gx
+                )  # fmt: skip
+            out[file] = result
+    context.build_data_docs()
+    return out
+
+
+def _context(root: Path):
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="file", project_root_dir=root.parent)
+    if context.variables.progress_bars is None:
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        context.variables.save()
+    return context
+
+
+def _checkpoint(context, entity: str, kind: str, expectations: list):
+    import great_expectations as gx
+
+    name = f"{entity}.{kind}"
+    try:
+        source = context.data_sources.get("raw")
+    except (KeyError, ValueError):
+        source = context.data_sources.add_pandas("raw")
+    asset_name = entity if kind == "contract" or entity != "web_visits" else "web_visits_daily"
+    try:
+        asset = source.get_asset(asset_name)
+    except LookupError:
+        asset = source.add_dataframe_asset(asset_name)
+    try:
+        batch = asset.get_batch_definition("landing_file")
+    except KeyError:
+        batch = asset.add_batch_definition_whole_dataframe("landing_file")
+    suite = context.suites.add_or_update(gx.ExpectationSuite(name=name, expectations=expectations))
+    definition = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(data=batch, suite=suite, name=name)
+    )
+    return context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=name, validation_definitions=[definition], actions=[],
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0},
+        )
+    )  # fmt: skip
+
+
+def _run(checkpoint, frame, file: str, gx) -> list[dict[str, Any]]:
+    """Validate one batch; the unmet expectations, described without any value from the data."""
+    run_id = gx.RunIdentifier(run_name=file.replace("/", "__"))
+    result = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=run_id)
+    failures = []
+    for validation in result.run_results.values():
+        for r in validation.results:
+            if r.success:
+                continue
+            kwargs = r.expectation_config.kwargs
+            failure = {
+                "expectation": r.expectation_config.type,
+                "column": kwargs.get("column") or kwargs.get("column_A"),
+            }
+            if "unexpected_count" in r.result:
+                failure["unexpected"] = int(r.result["unexpected_count"])
+            elif isinstance(r.result.get("observed_value"), int | float):
+                failure["observed"] = float(r.result["observed_value"])
+            if r.exception_info and r.exception_info.get("raised_exception"):
+                failure["error"] = str(r.exception_info.get("exception_message"))[:200]
+            failures.append(failure)
+    return failures
