@@ -29,14 +29,40 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def _day_range(text: str) -> tuple[str, str]:
+    import datetime as dt
+
+    first, _, last = text.partition(":")
+    try:
+        start, end = dt.date.fromisoformat(first), dt.date.fromisoformat(last or first)
+    except ValueError:
+        _fail(f"--recompute {text!r}: expected FIRST:LAST or DAY as YYYY-MM-DD", 2)
+    if end < start:
+        _fail(f"--recompute {text!r}: the range ends before it starts", 2)
+    return start.isoformat(), end.isoformat()
+
+
 @app.command()
 def run(
     landing: Annotated[Path, typer.Option(help="Landing folder: one sub-folder per entity.")],
     warehouse: Annotated[Path, typer.Option(help="Warehouse folder; kpi.duckdb is written here.")],
     definitions: DefinitionsOpt = DEFAULT_DEFINITIONS,
     quiet: Annotated[bool, typer.Option(help="Print only the summary.")] = True,
+    full_refresh: Annotated[
+        bool, typer.Option(help="Recompute every KPI row, not only the periods that changed.")
+    ] = False,
+    recompute: Annotated[
+        str | None,
+        typer.Option(
+            help="Backfill: also recompute the periods holding these days, FIRST:LAST or DAY "
+            "(YYYY-MM-DD), in one dbt invocation."
+        ),
+    ] = None,
 ) -> None:
-    """Materialise every asset in process (load, dbt build, validate, publish) and summarise."""
+    """Materialise every asset in process (load, dbt build, validate, publish) and summarise.
+
+    Only new or changed landing files are read, and the KPI models recompute only the periods
+    whose data changed (docs/operations.md, "Incremental runs")."""
     from pipelines.privacy import MissingPseudonymKey, ensure_pseudonym_key
 
     settings = Settings(
@@ -50,8 +76,9 @@ def run(
         _fail(str(exc), 2)
     from pipelines.runner import RunFailed, run_pipeline
 
+    days = _day_range(recompute) if recompute else None
     try:
-        summary = run_pipeline(settings, quiet=quiet)
+        summary = run_pipeline(settings, quiet=quiet, full_refresh=full_refresh, recompute=days)
     except RunFailed as exc:
         _fail(str(exc), 1)
     except Exception as exc:

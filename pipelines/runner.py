@@ -66,14 +66,33 @@ def dagster_instance(settings: Settings) -> dg.DagsterInstance:
     return open_instance(home)
 
 
-def run_pipeline(settings: Settings, *, quiet: bool = True) -> RunSummary:
+def _dbt_config(full_refresh: bool, recompute: tuple[str, str] | None) -> dict[str, object]:
+    first, last = recompute or ("", "")
+    return {"full_refresh": full_refresh, "recompute_from": first, "recompute_to": last}
+
+
+def run_pipeline(
+    settings: Settings,
+    *,
+    quiet: bool = True,
+    full_refresh: bool = False,
+    recompute: tuple[str, str] | None = None,
+    job_name: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> RunSummary:
+    """Run every asset once. By default the KPI models recompute only the periods whose data
+    changed; `full_refresh` rebuilds every row, `recompute=(first, last)` also recomputes the
+    periods holding those days (YYYY-MM-DD). `job_name` runs one of the definitions' jobs (e.g.
+    what a sensor's run request names) instead of every asset, with the request's `tags`."""
     from pipelines.definitions import build_definitions
 
     key_source = ensure_pseudonym_key(settings.landing)  # raises MissingPseudonymKey
     os.environ.update(settings.env())
     settings.warehouse.mkdir(parents=True, exist_ok=True)
     defs = build_definitions(settings)
-    job = defs.resolve_implicit_global_asset_job_def()
+    job = (
+        defs.resolve_job_def(job_name) if job_name else defs.resolve_implicit_global_asset_job_def()
+    )
     level = "CRITICAL" if quiet else "INFO"
     log_path = settings.warehouse / "logs" / "last_run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,9 +100,12 @@ def run_pipeline(settings: Settings, *, quiet: bool = True) -> RunSummary:
         reap_dead_runs(instance)  # a killed earlier run must not hold the build_db pool for ever
         result = job.execute_in_process(
             instance=instance,
-            tags=run_tags(),
+            tags={**(tags or {}), **run_tags()},
             raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": level}}}},
+            run_config={
+                "loggers": {"console": {"config": {"log_level": level}}},
+                "ops": {"kpi_models": {"config": _dbt_config(full_refresh, recompute)}},
+            },
         )
     summary = _summarise(settings, result)
     if key_source == "sample":

@@ -1,5 +1,6 @@
 """The dbt project as Dagster assets: staging → intermediate → marts → kpis, dbt tests as checks."""
 
+import datetime as dt
 import os
 import sys
 from collections.abc import Mapping
@@ -16,6 +17,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from pipelines import build_state
 from pipelines.compiler.prepare import dbt_executable
 from pipelines.killpoints import kill_point
 from pipelines.privacy import MissingPseudonymKey, ensure_pseudonym_key
@@ -63,6 +65,14 @@ def dbt_resource(project_dir: Path) -> DbtCliResource:
     )  # fmt: skip
 
 
+class KpiModelsConfig(dg.Config):
+    """Launchpad options of the dbt step (defaults: recompute what changed, nothing more)."""
+
+    full_refresh: bool = False  # rebuild every KPI row from all history
+    recompute_from: str = ""  # backfill: recompute the periods holding these days (YYYY-MM-DD)
+    recompute_to: str = ""  # last day of the backfill (defaults to recompute_from)
+
+
 def build_dbt_assets(project_dir: Path) -> dg.AssetsDefinition:
     project = dbt_project(project_dir)
 
@@ -76,7 +86,10 @@ def build_dbt_assets(project_dir: Path) -> dg.AssetsDefinition:
         pool=BUILD_DB_POOL,
     )
     def kpi_models(
-        context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+        context: dg.AssetExecutionContext,
+        dbt: DbtCliResource,
+        warehouse: WarehouseResource,
+        config: KpiModelsConfig,
     ):
         # dbt reads the build database path from the environment (profiles.yml).
         os.environ.update(warehouse.settings.env())
@@ -86,10 +99,23 @@ def build_dbt_assets(project_dir: Path) -> dg.AssetsDefinition:
         except MissingPseudonymKey as exc:
             raise dg.Failure(description=str(exc), allow_retries=False) from exc
         with warehouse.exclusive(context):
+            args = ["build"]
+            with warehouse.connect() as con:
+                if config.full_refresh or build_state.needs_full_refresh(con, project_dir):
+                    args.append("--full-refresh")  # new or changed dbt code: rebuild every row
+                if config.recompute_from:
+                    first = dt.date.fromisoformat(config.recompute_from)
+                    last = dt.date.fromisoformat(config.recompute_to or config.recompute_from)
+                    build_state.request_recompute(con, first, last)
+            context.log.info(f"dbt {' '.join(args)}")
             kill_point("dbt:start")
-            for event in dbt.cli(["build"], context=context).stream():
+            for event in dbt.cli(args, context=context).stream():
                 yield event
                 kill_point("dbt:running")
+            with warehouse.connect() as con:
+                build_state.record_success(con, project_dir)
+                recomputed = build_state.recomputed_periods(con)
+            context.log.info(f"incremental KPI models recomputed: {recomputed}")
 
     return kpi_models
 

@@ -3,6 +3,7 @@
 import dagster as dg
 import duckdb
 
+from pipelines import build_state
 from pipelines.compiler.funnels import funnel_model_name
 from pipelines.compiler.project import FACTORS_MODEL
 from pipelines.ingest.contract import ENTITIES
@@ -43,7 +44,8 @@ def published_tables(defs: Definitions) -> list[PublishedTable]:
         tables.append(
             PublishedTable(
                 funnel_model_name(name),
-                f"SELECT * FROM build.kpis.{funnel_model_name(name)} "
+                f"SELECT * {'' if funnel.kind == 'cohort' else 'EXCLUDE (computed_in) '}"
+                f"FROM build.kpis.{funnel_model_name(name)} "
                 "ORDER BY grain, period_start, dimension, member",
                 (funnel.description or f"Funnel {name}") + " Wide: one row per period and member.",
             )
@@ -188,8 +190,11 @@ def publish_asset(defs: Definitions) -> dg.AssetsDefinition:
                 run_id=context.run.run_id,
                 landing_checksums=file_checksums(files, settings.landing),
             )
+            with duckdb.connect(str(settings.build_db), read_only=True) as con:
+                recomputed = build_state.recomputed_periods(con)
         metadata = {f"rows/{k}": dg.MetadataValue.int(v) for k, v in report.row_counts.items()}
         metadata["path"] = dg.MetadataValue.path(str(report.path))
+        metadata.update(recomputed)  # what this build's incremental KPI models recomputed
         try:
             preview = latest_month_preview(report.path)
         except duckdb.Error as exc:  # the file is published; a preview is not worth a failure

@@ -28,6 +28,17 @@ from pipelines.compiler.funnels import (
     render_factors_model,
     render_funnel_model,
 )
+from pipelines.compiler.incremental import (
+    BUILD_STATE_MODEL,
+    CHANGED_DAYS_MODEL,
+    CHANGED_PERIODS_MODEL,
+    FINGERPRINTS_MODEL,
+    render_build_state,
+    render_changed_days,
+    render_changed_periods,
+    render_fingerprints,
+    state_schema,
+)
 from pipelines.spec.loader import Definitions
 
 GENERATED_DIR = Path("models") / "kpis"
@@ -60,6 +71,11 @@ def render_project_files(defs: Definitions) -> dict[Path, str]:
         files[GENERATED_DIR / "activity_points.sql"] = render_activity_points(defs)
     if defs.top_performers is not None and defs.kpis:
         files[GENERATED_DIR / "top_performer_gap.sql"] = render_top_performer_gap(defs)
+    kpi_models = [path.stem for path in files]
+    files[GENERATED_DIR / f"{FINGERPRINTS_MODEL}.sql"] = render_fingerprints(defs)
+    files[GENERATED_DIR / f"{CHANGED_DAYS_MODEL}.sql"] = render_changed_days(defs)
+    files[GENERATED_DIR / f"{CHANGED_PERIODS_MODEL}.sql"] = render_changed_periods(defs)
+    files[GENERATED_DIR / f"{BUILD_STATE_MODEL}.sql"] = render_build_state(defs, kpi_models)
     files[GENERATED_DIR / "_kpis.yml"] = render_schema_yaml(defs)
     return files
 
@@ -94,6 +110,14 @@ def render_schema_yaml(defs: Definitions) -> str:
                 "data_tests": ["not_null", {"between": {"arguments": {"min_value": 0}}}],
             }
         )
+        if funnel.kind != "cohort":
+            columns.append(
+                {
+                    "name": "computed_in",
+                    "description": "The dbt invocation that last computed this row: an "
+                    "incremental run recomputes only the periods holding changed days.",
+                }
+            )
         models.append(
             {
                 "name": funnel_model_name(name),
@@ -118,6 +142,7 @@ def render_schema_yaml(defs: Definitions) -> str:
         }
     )
     models += _activity_schema(defs)
+    models += state_schema()
     body = yaml.safe_dump({"version": 2, "models": models}, sort_keys=False, allow_unicode=True)
     return (
         header(defs.directory.name + "/", "schema of all funnels").replace("--", "#") + "\n" + body

@@ -81,6 +81,8 @@ def funnel_schema(defs: Definitions, name: str) -> pa.DataFrameSchema:
             checks.append(pa.Check.le(1))
         columns[factor] = pa.Column(dt.Float64, checks, nullable=True)
     columns[funnel.value.name] = pa.Column(dt.Float64, pa.Check.ge(0))
+    if funnel.kind != "cohort":  # lineage of incremental rows; not published (publish.py)
+        columns["computed_in"] = pa.Column(dt.String, required=False)
 
     def product_identity(data) -> Any:
         t = data.table
