@@ -35,6 +35,14 @@ def run(
     warehouse: Annotated[Path, typer.Option(help="Warehouse folder; kpi.duckdb is written here.")],
     definitions: DefinitionsOpt = DEFAULT_DEFINITIONS,
     quiet: Annotated[bool, typer.Option(help="Print only the summary.")] = True,
+    full_reload: Annotated[
+        bool,
+        typer.Option(
+            "--full-reload",
+            help="Read every landing file again, not only new or changed ones (the file manifest "
+            "is rebuilt).",
+        ),
+    ] = False,
 ) -> None:
     """Materialise every asset in process (load, dbt build, validate, publish) and summarise."""
     from pipelines.privacy import MissingPseudonymKey, ensure_pseudonym_key
@@ -51,7 +59,7 @@ def run(
     from pipelines.runner import RunFailed, run_pipeline
 
     try:
-        summary = run_pipeline(settings, quiet=quiet)
+        summary = run_pipeline(settings, quiet=quiet, full_reload=full_reload)
     except RunFailed as exc:
         _fail(str(exc), 1)
     except Exception as exc:

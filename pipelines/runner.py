@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.ingest.loader import FULL_RELOAD_ENV
 from pipelines.ops.instance import dagster_home, open_instance
 from pipelines.privacy import ensure_pseudonym_key
 from pipelines.recovery import reap_dead_runs, run_tags
@@ -33,11 +34,15 @@ class RunSummary:
 
     def __str__(self) -> str:
         lines = [f"Loaded from {self.settings.landing}"]
-        header = f"  {'entity':<15}{'files':>7}{'rows read':>12}{'loaded':>10}{'rejected':>10}{'re-delivered':>14}"
+        header = (
+            f"  {'entity':<15}{'files':>7}{'read':>6}{'rows read':>12}{'loaded':>10}"
+            f"{'rejected':>10}{'re-delivered':>14}"
+        )
         lines.append(header)
         for entity, m in self.loads.items():
             lines.append(
-                f"  {entity:<15}{m.get('files', 0):>7}{m.get('rows_read', 0):>12,}"
+                f"  {entity:<15}{m.get('files', 0):>7}{m.get('files_read', 0):>6}"
+                f"{m.get('rows_read', 0):>12,}"
                 f"{m.get('rows_loaded', 0):>10,}{m.get('rows_rejected', 0):>10,}"
                 f"{m.get('duplicates', 0):>14,}"
             )
@@ -66,7 +71,32 @@ def dagster_instance(settings: Settings) -> dg.DagsterInstance:
     return open_instance(home)
 
 
-def run_pipeline(settings: Settings, *, quiet: bool = True) -> RunSummary:
+def run_pipeline(
+    settings: Settings, *, quiet: bool = True, full_reload: bool = False
+) -> RunSummary:
+    """Run every asset. `full_reload` makes the raw assets read every landing file again instead
+    of only new or changed ones (they read `KPI_FULL_RELOAD`, set for the duration of the run)."""
+    with _full_reload(full_reload):
+        return _run_pipeline(settings, quiet=quiet)
+
+
+@contextlib.contextmanager
+def _full_reload(enabled: bool):
+    if not enabled:
+        yield
+        return
+    before = os.environ.get(FULL_RELOAD_ENV)
+    os.environ[FULL_RELOAD_ENV] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(FULL_RELOAD_ENV, None)
+        else:
+            os.environ[FULL_RELOAD_ENV] = before
+
+
+def _run_pipeline(settings: Settings, *, quiet: bool) -> RunSummary:
     from pipelines.definitions import build_definitions
 
     key_source = ensure_pseudonym_key(settings.landing)  # raises MissingPseudonymKey
