@@ -212,7 +212,10 @@ def load_entity(
     kill_point("ingest:read")
     con.execute("BEGIN TRANSACTION")
     try:
-        _apply(con, entity, full=full)
+        if full or read_names or removed:  # else nothing to settle: leave the tables alone
+            _apply(con, entity, full=full)
+        else:
+            ensure_raw_schema(con)
         _update_manifest(
             con, entity_name, contract, states, read_names, touched, removed, rows_by_file
         )
