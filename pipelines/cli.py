@@ -58,6 +58,14 @@ def run(
             "(YYYY-MM-DD), in one dbt invocation."
         ),
     ] = None,
+    full_reload: Annotated[
+        bool,
+        typer.Option(
+            "--full-reload",
+            help="Read every landing file again, not only new or changed ones (the file manifest "
+            "is rebuilt).",
+        ),
+    ] = False,
 ) -> None:
     """Materialise every asset in process (load, dbt build, validate, publish) and summarise.
 
@@ -78,7 +86,13 @@ def run(
 
     days = _day_range(recompute) if recompute else None
     try:
-        summary = run_pipeline(settings, quiet=quiet, full_refresh=full_refresh, recompute=days)
+        summary = run_pipeline(
+            settings,
+            quiet=quiet,
+            full_reload=full_reload,
+            full_refresh=full_refresh,
+            recompute=days,
+        )
     except RunFailed as exc:
         _fail(str(exc), 1)
     except Exception as exc:

@@ -14,8 +14,8 @@ import signal
 ENV = "KPI_TEST_KILL_AT"
 
 POINTS = (
-    "ingest:read",  # an entity's files are in the temporary text table, nothing written yet
-    "ingest:in-transaction",  # raw.<entity> and its rejects half replaced, not committed
+    "ingest:read",  # an entity's new/changed files are in the temporary text table, nothing written
+    "ingest:in-transaction",  # raw.<entity>, rejects, delivered rows, manifest half updated
     "ingest:committed",  # the first entity is loaded, the others are not
     "dbt:start",  # just before the dbt subprocess starts
     "dbt:running",  # dbt has built its first model and is still running

@@ -18,7 +18,8 @@ from pathlib import Path
 import duckdb
 
 from pipelines.db import lit, q, scalar
-from pipelines.ingest.loader import REJECTS_TABLE
+from pipelines.ingest.contract import ENTITIES
+from pipelines.ingest.loader import MANIFEST_TABLE, REJECTS_TABLE
 from pipelines.killpoints import kill_point
 
 PUBLISHED_RUNS = "published_runs"
@@ -36,6 +37,23 @@ class PublishReport:
     path: Path
     run_id: str
     row_counts: dict[str, int]
+
+
+def manifest_checksums(con: duckdb.DuckDBPyConnection, database: str = "build") -> dict[str, str]:
+    """sha256 of every landing file the build database was loaded from, as recorded by the loader
+    in `raw.landing_files` (no file is read): relative path → hash, entities in contract order."""
+    has = scalar(
+        con,
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'raw' "
+        "AND table_name = 'landing_files'",
+        [database],
+    )
+    if not has:
+        return {}
+    rows = con.execute(f"SELECT entity, source_file, sha256 FROM {database}.{MANIFEST_TABLE}")
+    order = {name: i for i, name in enumerate(ENTITIES)}
+    ranked = sorted(rows.fetchall(), key=lambda r: (order.get(r[0], len(order)), r[0], r[1]))
+    return {source_file: sha for _, source_file, sha in ranked}
 
 
 def file_checksums(files: list[Path], root: Path) -> dict[str, str]:
@@ -71,9 +89,12 @@ def publish(
     tables: list[PublishedTable],
     *,
     run_id: str,
-    landing_checksums: dict[str, str],
+    landing_checksums: dict[str, str] | None = None,
 ) -> PublishReport:
     """Publish `tables` from the build database into `target` atomically.
+
+    `landing_checksums` (relative path → sha256) is recorded in `published_runs`; by default it is
+    the loader's manifest in the build database: the files the published numbers were built from.
 
     Only `target` ever appears beside the target: the new file (and its WAL while it is written)
     lives in `staging_dir(target)` until the swap, and a publish killed half-way leaves the
@@ -93,6 +114,8 @@ def publish(
                 con.execute(f"CREATE TABLE {q(table.name)} AS {table.query}")
                 con.execute(f"COMMENT ON TABLE {q(table.name)} IS {lit(table.description)}")
                 counts[table.name] = scalar(con, f"SELECT count(*) FROM {q(table.name)}")
+            if landing_checksums is None:
+                landing_checksums = manifest_checksums(con)
             _record_run(con, target, run_id, landing_checksums, counts)
             con.execute("DETACH build")
             con.execute("CHECKPOINT")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.ingest.loader import FULL_RELOAD_ENV
 from pipelines.ops.instance import dagster_home, open_instance
 from pipelines.privacy import ensure_pseudonym_key
 from pipelines.recovery import reap_dead_runs, run_tags
@@ -33,11 +34,15 @@ class RunSummary:
 
     def __str__(self) -> str:
         lines = [f"Loaded from {self.settings.landing}"]
-        header = f"  {'entity':<15}{'files':>7}{'rows read':>12}{'loaded':>10}{'rejected':>10}{'re-delivered':>14}"
+        header = (
+            f"  {'entity':<15}{'files':>7}{'read':>6}{'rows read':>12}{'loaded':>10}"
+            f"{'rejected':>10}{'re-delivered':>14}"
+        )
         lines.append(header)
         for entity, m in self.loads.items():
             lines.append(
-                f"  {entity:<15}{m.get('files', 0):>7}{m.get('rows_read', 0):>12,}"
+                f"  {entity:<15}{m.get('files', 0):>7}{m.get('files_read', 0):>6}"
+                f"{m.get('rows_read', 0):>12,}"
                 f"{m.get('rows_loaded', 0):>10,}{m.get('rows_rejected', 0):>10,}"
                 f"{m.get('duplicates', 0):>14,}"
             )
@@ -75,15 +80,54 @@ def run_pipeline(
     settings: Settings,
     *,
     quiet: bool = True,
+    full_reload: bool = False,
     full_refresh: bool = False,
     recompute: tuple[str, str] | None = None,
     job_name: str | None = None,
     tags: dict[str, str] | None = None,
 ) -> RunSummary:
-    """Run every asset once. By default the KPI models recompute only the periods whose data
-    changed; `full_refresh` rebuilds every row, `recompute=(first, last)` also recomputes the
-    periods holding those days (YYYY-MM-DD). `job_name` runs one of the definitions' jobs (e.g.
-    what a sensor's run request names) instead of every asset, with the request's `tags`."""
+    """Run every asset once. By default only new or changed landing files are read and the KPI
+    models recompute only the periods whose data changed. `full_reload` reads every landing file
+    again (the raw assets read `KPI_FULL_RELOAD`, set for the duration of the run);
+    `full_refresh` recomputes every KPI row; `recompute=(first, last)` also recomputes the periods
+    holding those days (YYYY-MM-DD). `job_name` runs one of the definitions' jobs (e.g. what a
+    sensor's run request names) instead of every asset, with the request's `tags`."""
+    with _full_reload(full_reload):
+        return _run_pipeline(
+            settings,
+            quiet=quiet,
+            full_refresh=full_refresh,
+            recompute=recompute,
+            job_name=job_name,
+            tags=tags,
+        )
+
+
+@contextlib.contextmanager
+def _full_reload(enabled: bool):
+    if not enabled:
+        yield
+        return
+    before = os.environ.get(FULL_RELOAD_ENV)
+    os.environ[FULL_RELOAD_ENV] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(FULL_RELOAD_ENV, None)
+        else:
+            os.environ[FULL_RELOAD_ENV] = before
+
+
+def _run_pipeline(
+    settings: Settings,
+    *,
+    quiet: bool,
+    full_refresh: bool,
+    recompute: tuple[str, str] | None,
+    job_name: str | None,
+    tags: dict[str, str] | None,
+) -> RunSummary:
     from pipelines.definitions import build_definitions
 
     key_source = ensure_pseudonym_key(settings.landing)  # raises MissingPseudonymKey

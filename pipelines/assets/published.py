@@ -6,10 +6,8 @@ import duckdb
 from pipelines import build_state
 from pipelines.compiler.funnels import funnel_model_name
 from pipelines.compiler.project import FACTORS_MODEL
-from pipelines.ingest.contract import ENTITIES
-from pipelines.ingest.loader import landing_files
 from pipelines.ops.preview import failures_markdown, latest_month_preview
-from pipelines.publish import PublishedTable, file_checksums, publish
+from pipelines.publish import PublishedTable, publish
 from pipelines.spec.loader import Definitions
 from pipelines.validation.kpi_tables import (
     MAX_SAMPLES,
@@ -182,13 +180,13 @@ def publish_asset(defs: Definitions) -> dg.AssetsDefinition:
                         r.table: dg.MetadataValue.json(r.failures[:MAX_SAMPLES]) for r in failed
                     },
                 )
-            files = [p for e in ENTITIES for _, p in landing_files(settings.landing, e)]
+            # The landing files' hashes come from the loader's manifest in the build database
+            # (raw.landing_files): no landing file is read again to publish.
             report = publish(
                 settings.build_db,
                 settings.published_db,
                 published_tables(definitions),
                 run_id=context.run.run_id,
-                landing_checksums=file_checksums(files, settings.landing),
             )
             with duckdb.connect(str(settings.build_db), read_only=True) as con:
                 recomputed = build_state.recomputed_periods(con)

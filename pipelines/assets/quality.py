@@ -15,9 +15,9 @@ def reject_check_spec(asset_key: dg.AssetKey, warn_share: float) -> dg.AssetChec
     return dg.AssetCheckSpec(
         REJECTS_CHECK,
         asset=asset_key,
-        description=f"Warns when more than {warn_share:.1%} of the rows read broke the landing "
-        "contract (rows in `rejects`, corrections of earlier deliveries not counted). "
-        "Threshold: KPI_REJECT_WARN_SHARE.",
+        description=f"Warns when more than {warn_share:.1%} of the rows delivered (every current "
+        "landing file, read this run or earlier) broke the landing contract (rows in `rejects`, "
+        "corrections of earlier deliveries not counted). Threshold: KPI_REJECT_WARN_SHARE.",
     )
 
 
@@ -45,11 +45,13 @@ def reject_check_result(
 ) -> dg.AssetCheckResult:
     rejected = sum(n for reason, n in reasons if reason != SUPERSEDED)
     superseded = sum(n for reason, n in reasons if reason == SUPERSEDED)
-    share = rejected / report.rows_read if report.rows_read else 0.0
+    total = report.rows_total  # every current file's rows, read this time or earlier
+    share = rejected / total if total else 0.0
     passed = share <= warn_share
     verdict = "at most" if passed else "above"
     metadata: dict[str, dg.RawMetadataValue] = {
         "rows_read": report.rows_read,
+        "rows_delivered": total,
         "rows_rejected": rejected,
         "rows_superseded": superseded,
         "rejected_share": dg.MetadataValue.float(round(share, 6)),
@@ -61,7 +63,7 @@ def reject_check_result(
         check_name=REJECTS_CHECK,
         passed=passed,
         severity=dg.AssetCheckSeverity.WARN,
-        description=f"{report.entity}: {rejected:,} of {report.rows_read:,} rows rejected "
+        description=f"{report.entity}: {rejected:,} of {total:,} rows rejected "
         f"({share:.2%}), {verdict} the warning threshold of {warn_share:.1%}",
         metadata=metadata,
     )

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from pipelines.ingest.contract import ENTITIES
-from pipelines.ingest.loader import LoadReport, load_entity
+from pipelines.ingest.loader import LoadReport, full_reload_requested, load_entity
 from pipelines.ingest.readers import LandingFileError
 from pipelines.ops.config import DEFAULT_REJECT_WARN_SHARE
 
@@ -42,6 +42,7 @@ def report_metadata(report: LoadReport) -> dict[str, dg.MetadataValue]:
         for key, value in report.as_metadata().items()
     }
     metadata["dagster/row_count"] = dg.MetadataValue.int(report.rows_loaded)
+    metadata["files_hashed"] = dg.MetadataValue.int(report.files_hashed)
     if report.warnings:
         metadata["warnings"] = dg.MetadataValue.md("\n".join(f"- {w}" for w in report.warnings))
     return metadata
@@ -67,7 +68,11 @@ def _raw_asset(entity: str, reject_warn_share: float) -> dg.AssetsDefinition:
         timezone = warehouse.definitions.settings.reporting_timezone
         try:
             with warehouse.exclusive(context), warehouse.connect() as con:
-                report = load_entity(con, entity, settings.landing, timezone=timezone)
+                # Only new or changed files are read; KPI_FULL_RELOAD=1 (`kpi run --full-reload`)
+                # reads every file again.
+                report = load_entity(
+                    con, entity, settings.landing, timezone=timezone, full=full_reload_requested()
+                )
                 reasons = reject_reasons(con, entity)
         except LandingFileError as exc:
             raise dg.Failure(

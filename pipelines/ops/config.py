@@ -30,7 +30,7 @@ DEFAULT_FRESHNESS_LIMITS: dict[str, timedelta] = {
     "opportunities": timedelta(days=8),
 }
 
-# The raw assets' reject check warns when more than this share of the rows read was rejected.
+# The raw assets' reject check warns when more than this share of the rows delivered was rejected.
 DEFAULT_REJECT_WARN_SHARE = 0.01
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhd])\s*$")
