@@ -170,11 +170,11 @@ def _dbt_event_times(instance, run_id: str) -> dict:
 # --- dbt's own timings ---------------------------------------------------------------------------
 
 
-def dbt_timings(run_id: str) -> dict:
-    targets = sorted((ROOT / "kpi_models" / "target").glob(f"kpi_models-{run_id[:7]}-*"))
-    if not targets:
+def dbt_timings(warehouse: Path) -> dict:
+    """dbt's run_results.json of the warehouse's last build (`<warehouse>/dbt_target`)."""
+    target = warehouse / "dbt_target"
+    if not (target / "run_results.json").is_file():
         return {}
-    target = targets[-1]
     results = json.loads((target / "run_results.json").read_text())
     nodes = []
     for node in results["results"]:
@@ -458,7 +458,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("profiled kpi run …", file=sys.stderr, flush=True)
     run, warehouse, prof = profiled_run(landing, folder)
     dagster = dagster_steps(warehouse)
-    dbt = dbt_timings(dagster["run_id"])
+    dbt = dbt_timings(warehouse)
     cumulative, tottime = top_functions(prof)
     print("loader statements …", file=sys.stderr, flush=True)
     loader = loader_statements(landing, folder)

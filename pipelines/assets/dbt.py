@@ -109,7 +109,10 @@ def build_dbt_assets(project_dir: Path) -> dg.AssetsDefinition:
                     build_state.request_recompute(con, first, last)
             context.log.info(f"dbt {' '.join(args)}")
             kill_point("dbt:start")
-            for event in dbt.cli(args, context=context).stream():
+            # One target folder per warehouse, reused: dbt's artifacts and log of the last build
+            # (dagster-dbt would otherwise leave a new folder in the project on every run).
+            target = warehouse.settings.warehouse / "dbt_target"
+            for event in dbt.cli(args, context=context, target_path=target).stream():
                 yield event
                 kill_point("dbt:running")
             with warehouse.connect() as con:
