@@ -54,6 +54,7 @@ class LoadReport:
     files_removed: int = 0  # files in the manifest no longer in the landing folder
     files_hashed: int = 0  # files whose content hash was computed (size or mtime moved, or new)
     rows_delivered: int | None = None  # rows of every current file (read now or earlier)
+    days_touched: tuple[str, ...] = ()  # reporting days of the valid rows read this time
 
     @property
     def rows_total(self) -> int:
@@ -71,6 +72,7 @@ class LoadReport:
             "rows_loaded": self.rows_loaded,
             "rows_rejected": self.rows_rejected,
             "duplicates": self.duplicates,
+            "partitions_touched": _day_span(self.days_touched),
         }
 
 
@@ -209,6 +211,7 @@ def load_entity(
         "CREATE OR REPLACE TEMP TABLE _gone AS SELECT unnest(?::VARCHAR[]) AS source_file",
         [read_names + removed],
     )
+    days_touched = _days_touched(con, entity, timezone)
     kill_point("ingest:read")
     con.execute("BEGIN TRANSACTION")
     try:
@@ -248,7 +251,28 @@ def load_entity(
         files_removed=len(removed),
         files_hashed=hashed,
         rows_delivered=delivered,
+        days_touched=days_touched,
     )
+
+
+def _days_touched(con: duckdb.DuckDBPyConnection, entity: Entity, timezone: str) -> tuple[str, ...]:
+    """Reporting days (in `timezone`) of the valid rows just read: the day partitions they touch."""
+    if not entity.event_time:
+        return ()
+    rows = con.execute(
+        f"""SELECT DISTINCT CAST(timezone(?, {q(entity.event_time)}) AS DATE) AS day
+        FROM _checked WHERE _reasons = '' AND {q(entity.event_time)} IS NOT NULL ORDER BY day""",
+        [timezone],
+    ).fetchall()
+    return tuple(str(day) for (day,) in rows)
+
+
+def _day_span(days: tuple[str, ...]) -> str:
+    if not days:
+        return "none"
+    if len(days) == 1:
+        return days[0]
+    return f"{len(days)} days, {days[0]} … {days[-1]}"
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:

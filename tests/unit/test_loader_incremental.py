@@ -365,3 +365,14 @@ def test_random_deliveries_always_equal_a_load_from_scratch(wh, landing, tmp_pat
             os.utime(landing / rng.choice(present))
         report = wh.load()
         assert_same_as_from_scratch(wh, report, tmp_path)
+
+
+def test_the_day_partitions_touched_are_those_of_the_valid_rows_read(wh, landing):
+    late_evening = "C9,R1,2025-03-06T23:30:00Z,60,outbound,connected"  # 00:30 on the 7th in Oslo
+    write(landing / "calls" / "a.csv", calls(call("C1"), late_evening))
+    assert wh.load().days_touched == ("2025-03-05", "2025-03-07")
+    write(landing / "calls" / "b.csv", calls(call("C2"), "C3,,2025-04-01T10:00:00Z,60,outbound,x"))
+    report = wh.load()
+    assert report.days_touched == ("2025-03-05",)  # the rejected row touches nothing
+    assert report.as_metadata()["partitions_touched"] == "2025-03-05"
+    assert wh.load().days_touched == ()  # nothing read
