@@ -109,11 +109,18 @@ def _shown(v: str) -> str:
     return f"'''' || left({v}, 60) || CASE WHEN length({v}) > 60 THEN '…' ELSE '' END || ''''"
 
 
+def _cleaned(v: str) -> str:
+    """Surrounding whitespace removed, '' as NULL. The trim runs only when the first or last
+    character can be whitespace: a plain trim on every value cost ~0.5 µs each (benchmarks/)."""
+    return (
+        f"NULLIF(CASE WHEN ascii({v}) <= 32 OR ascii(right({v}, 1)) <= 32 "
+        f"THEN trim({v}, {WHITESPACE}) ELSE {v} END, '')"
+    )
+
+
 def checked_rows_sql(entity: Entity, timezone: str, now_sql: str = "now()") -> str:
     """SELECT giving typed columns, lineage columns and `_reasons` (empty string when valid)."""
-    cleaned = ", ".join(
-        f"NULLIF(trim({q(c)}, {WHITESPACE}), '') AS {_raw(c)}" for c in entity.column_names
-    )
+    cleaned = ", ".join(f"{_cleaned(q(c))} AS {_raw(c)}" for c in entity.column_names)
     typed = ", ".join(f"{typed_expression(c, timezone)} AS {q(c.name)}" for c in entity.columns)
     reasons = []
     for c in entity.columns:
