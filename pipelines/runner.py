@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.ingest.loader import FULL_RELOAD_ENV
+from pipelines.ops.failures import step_failure_text
 from pipelines.ops.instance import dagster_home, open_instance
 from pipelines.privacy import ensure_pseudonym_key
 from pipelines.recovery import reap_dead_runs, run_tags
@@ -159,7 +160,7 @@ def _run_pipeline(
         )
     if not result.success:
         failures = [
-            f"  {event.step_key}: {_failure_text(event)}"
+            f"  {event.step_key}: {step_failure_text(event)}"
             for event in result.all_events
             if event.event_type == dg.DagsterEventType.STEP_FAILURE
         ]
@@ -180,18 +181,6 @@ def _dbt_output(log_path: Path, quiet: bool):
         return
     with log_path.open("w", encoding="utf-8") as fh, contextlib.redirect_stdout(fh):
         yield
-
-
-def _failure_text(event: dg.DagsterEvent) -> str:
-    data = event.step_failure_data
-    if data is None:
-        return "failed"
-    if data.user_failure_data and data.user_failure_data.description:
-        return data.user_failure_data.description
-    error = data.error
-    while error is not None and error.cause is not None and "Error occurred while" in error.message:
-        error = error.cause
-    return (error.message.strip() if error else "failed").splitlines()[0]
 
 
 def _summarise(settings: Settings, result: dg.ExecuteInProcessResult) -> RunSummary:

@@ -10,7 +10,13 @@ import dagster as dg
 
 from pipelines.ingest.contract import ENTITIES
 from pipelines.ops.config import OpsConfig
-from pipelines.ops.failures import FailedStep, FailureReport, deliver, failure_log_path
+from pipelines.ops.failures import (
+    FailedStep,
+    FailureReport,
+    deliver,
+    failure_log_path,
+    step_failure_text,
+)
 from pipelines.ops.freshness import landing_freshness
 from pipelines.ops.landing_changes import (
     decode_cursor,
@@ -134,18 +140,6 @@ def landing_sensor(job: dg.UnresolvedAssetJobDefinition, config: OpsConfig) -> d
     return landing_files
 
 
-def _error_text(event: dg.DagsterEvent) -> str:
-    data = event.step_failure_data
-    if data is None:
-        return event.message or "failed"
-    if data.user_failure_data and data.user_failure_data.description:
-        return data.user_failure_data.description
-    error = data.error
-    while error is not None and error.cause is not None and "Error occurred while" in error.message:
-        error = error.cause
-    return (error.message.strip() if error else "failed").splitlines()[0]
-
-
 def failure_report(context: dg.RunFailureSensorContext, ui_url: str) -> FailureReport:
     run = context.dagster_run
     record = context.instance.get_run_record_by_id(run.run_id)
@@ -159,7 +153,8 @@ def failure_report(context: dg.RunFailureSensorContext, ui_url: str) -> FailureR
         message=context.failure_event.message or "run failed",
         run_url=f"{ui_url}/runs/{run.run_id}",
         failed_steps=[
-            FailedStep(e.step_key or "?", _error_text(e)) for e in context.get_step_failure_events()
+            FailedStep(e.step_key or "?", step_failure_text(e, e.message or "failed"))
+            for e in context.get_step_failure_events()
         ],
         tags={k: v for k, v in run.tags.items() if k in REPORTED_TAGS or k.startswith("kpi/")},
     )

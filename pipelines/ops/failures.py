@@ -81,3 +81,17 @@ def deliver(report: FailureReport, *, log_path: Path, webhook: str | None) -> st
             return f"{log_path} (webhook failed: {exc})"
     append_to_log(report, log_path)
     return str(log_path)
+
+
+def step_failure_text(event, default: str = "failed") -> str:
+    """The one line that says why a Dagster step failed: a `dg.Failure`'s description, else the
+    innermost error message (Dagster wraps user errors in "Error occurred while …")."""
+    data = event.step_failure_data
+    if data is None:
+        return default
+    if data.user_failure_data and data.user_failure_data.description:
+        return data.user_failure_data.description
+    error = data.error
+    while error is not None and error.cause is not None and "Error occurred while" in error.message:
+        error = error.cause
+    return (error.message.strip() if error else default).splitlines()[0]
