@@ -60,7 +60,9 @@ test: setup browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(KPI) compile --check
-	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup
+	# loadfile: each test file runs on one worker, so its module/session fixtures (a pipeline run,
+	# the UI) are built once (xdist's loadgroup ignores xdist_group marks with this pytest).
+	$(VENV)/bin/python -m pytest -n 2 --dist loadfile
 
 ## bench: benchmark `kpi run` (full, incremental) against the DuckDB floor and the pandas peer at
 ##        SCALE (sample org cached in benchmarks/out/); RUNS runs each; writes benchmarks/results.md

@@ -21,7 +21,7 @@ from pipelines.settings import PROJECT_ROOT
 
 from .conftest import Ui, group_members
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ui")]
+pytestmark = [pytest.mark.slow]
 
 RUN_TIMEOUT = 900
 BROWSER_TIMEOUT = 90

@@ -26,7 +26,7 @@ from pipelines.sample_data import generate_sample_org
 from pipelines.settings import Settings
 from pipelines.spec.catalog import CATALOG
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("incremental")]
+pytestmark = [pytest.mark.slow]
 
 HISTORY_START = dt.date(2024, 9, 4)
 HISTORY_DAYS = 364  # through Tuesday 2025-09-02

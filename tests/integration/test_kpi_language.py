@@ -17,7 +17,7 @@ import pytest
 from pipelines.runner import run_pipeline
 from pipelines.settings import Settings
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("kpi_language")]
+pytestmark = [pytest.mark.slow]
 
 # Norway's 2025 public holidays, written out here independently of kpi_definitions/calendar.yml.
 HOLIDAYS_2025 = [

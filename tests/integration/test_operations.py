@@ -18,7 +18,7 @@ from pipelines.ops.lock import LOCKED, RELEASED
 from pipelines.sample_data import generate_sample_org
 from pipelines.settings import PROJECT_ROOT
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("operations")]
+pytestmark = [pytest.mark.slow]
 
 
 def lock_intervals(instance: dg.DagsterInstance, run_id: str) -> list[tuple[float, float, str]]:

@@ -21,7 +21,7 @@ from pipelines.runner import dagster_instance, run_pipeline
 from pipelines.settings import DEFAULT_DEFINITIONS, PROJECT_ROOT, Settings
 from tests.reference.pandas_funnels import compute, load_landing
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pipeline")]
+pytestmark = [pytest.mark.slow]
 
 KEY = ["funnel", "grain", "period_start", "dimension", "member", "factor"]
 

@@ -134,7 +134,6 @@ def test_floor_matches_pandas_peer(landing: Path, floor_db: Path, tmp_path: Path
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("pipeline")
 def test_kpi_run_matches_floor(landing: Path, floor_db: Path, tmp_path: Path) -> None:
     warehouse = tmp_path / "warehouse"
     env = {
