@@ -174,8 +174,7 @@ def test_only_the_periods_holding_the_changed_days_are_recomputed(incremental):
         assert periods_of(NEW_DAY) | periods_of(LATE_DAY) <= outbound
 
 
-def test_the_incremental_result_equals_a_full_rebuild(incremental):
-    settings, rebuild, *_ = incremental
+def assert_published_equal(settings: Settings, rebuild: Settings) -> None:
     got, want = published(settings.published_db), published(rebuild.published_db)
     assert sorted(got) == sorted(want)
     for table in want:
@@ -184,6 +183,11 @@ def test_the_incremental_result_equals_a_full_rebuild(incremental):
             (a, b) for a, b in zip(got[table], want[table], strict=True) if not same_row(a, b)
         ]
         assert not mismatched, (table, mismatched[:3])
+
+
+def test_the_incremental_result_equals_a_full_rebuild(incremental):
+    settings, rebuild, *_ = incremental
+    assert_published_equal(settings, rebuild)
 
 
 def test_the_late_call_is_counted(incremental):
@@ -207,3 +211,30 @@ def test_the_late_call_is_counted(incremental):
             == 1
         )
     assert day_value and day_value[0][0] >= calls  # activities = calls + emails
+
+
+def test_a_backfill_recomputes_the_requested_days_in_one_build(incremental):
+    settings, rebuild, *_ = incremental
+    first, last = dt.date(2025, 2, 3), dt.date(2025, 2, 4)  # two days of one week in February
+    run_pipeline(settings, recompute=(first.isoformat(), last.isoformat()))
+    expected = periods_of(first) | periods_of(last)
+    with duckdb.connect(str(settings.build_db), read_only=True) as con:
+        (build,) = con.execute("SELECT DISTINCT computed_in FROM kpis.kpi_build_state").fetchall()
+        assert {r[0] for r in con.execute("SELECT day FROM kpis.kpi_changed_days").fetchall()} == {
+            first,
+            last,
+        }
+        recomputed = {
+            (g, p)
+            for g, p in con.execute(
+                "SELECT grain, period_start FROM kpis.funnel_outbound WHERE computed_in = ?",
+                [build[0]],
+            ).fetchall()
+        }
+        assert recomputed == expected
+        requests = con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = 'kpis' AND table_name = 'kpi_recompute_requests'"
+        ).fetchall()[0][0]
+        assert requests == 0  # served, then forgotten
+    assert_published_equal(settings, rebuild)  # a backfill changes no number

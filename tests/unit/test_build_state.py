@@ -106,3 +106,24 @@ def test_recomputed_periods_summarise_the_changed_days(tmp_path):
             "last_day_changed": "2025-08-12",
             "periods_recomputed": "day: 1, week: 1, year: 1",
         }
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [("2025-13-01", "expected FIRST:LAST or DAY"), ("2025-03-02:2025-03-01", "ends before")],
+)
+def test_kpi_run_refuses_a_bad_recompute_range(tmp_path, value, message):
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    (tmp_path / "landing").mkdir()
+    result = CliRunner().invoke(
+        app,
+        ["run", "--landing", str(tmp_path / "landing"), "--warehouse", str(tmp_path / "w"),
+         "--recompute", value],
+        env={"KPI_PSEUDONYM_KEY": "a test key that is long enough"},
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert message in result.output
+    assert not (tmp_path / "w").exists()  # refused before anything was written
