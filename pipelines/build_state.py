@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.compiler.incremental import RECOMPUTE_REQUESTS_TABLE
+from pipelines.db import table_exists
 
 SCHEMA = "kpis"
 CODE_TABLE = f"{SCHEMA}.kpi_build_code"
@@ -41,23 +42,16 @@ def code_version(project_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    rows = con.execute(
-        "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [schema, table],
-    ).fetchall()
-    return bool(rows)
-
-
 def built_code_version(con: duckdb.DuckDBPyConnection) -> str | None:
-    if not _exists(con, SCHEMA, CODE_TABLE.split(".")[1]):
+    if not table_exists(con, SCHEMA, CODE_TABLE.split(".")[1]):
         return None
     rows = con.execute(f"SELECT version FROM {CODE_TABLE}").fetchall()
     return rows[0][0] if rows else None
 
 
-def needs_full_refresh(con: duckdb.DuckDBPyConnection, project_dir: Path) -> bool:
-    return built_code_version(con) != code_version(project_dir)
+def needs_full_refresh(con: duckdb.DuckDBPyConnection, version: str) -> bool:
+    """Whether the KPI tables were built by other dbt code than `version` (`code_version`)."""
+    return built_code_version(con) != version
 
 
 def request_recompute(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date) -> int:
@@ -75,18 +69,16 @@ def request_recompute(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.d
     return (last - first).days + 1
 
 
-def record_success(con: duckdb.DuckDBPyConnection, project_dir: Path) -> None:
-    """After a successful dbt build: remember the code, forget the requests it served."""
+def record_success(con: duckdb.DuckDBPyConnection, version: str) -> None:
+    """After a successful dbt build by code `version`: remember it, forget the requests served."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-    con.execute(
-        f"CREATE OR REPLACE TABLE {CODE_TABLE} AS SELECT ? AS version", [code_version(project_dir)]
-    )
+    con.execute(f"CREATE OR REPLACE TABLE {CODE_TABLE} AS SELECT ? AS version", [version])
     con.execute(f"DROP TABLE IF EXISTS {REQUESTS_TABLE}")
 
 
 def recomputed_periods(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
     """What the last build recomputed: days and periods per grain (for metadata and logs)."""
-    if not _exists(con, SCHEMA, "kpi_changed_days"):
+    if not table_exists(con, SCHEMA, "kpi_changed_days"):
         return {}
     days = con.execute(
         f"SELECT count(*), min(day), max(day) FROM {SCHEMA}.kpi_changed_days"

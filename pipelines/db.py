@@ -27,3 +27,15 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ())
 def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> tuple:
     rows = con.execute(sql, list(params)).fetchall()
     return rows[0] if rows else ()
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """Whether `schema.table` exists in the connection's current database."""
+    return bool(
+        scalar(
+            con,
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = ? AND table_name = ?",
+            [schema, table],
+        )
+    )

@@ -100,8 +100,9 @@ def build_dbt_assets(project_dir: Path) -> dg.AssetsDefinition:
             raise dg.Failure(description=str(exc), allow_retries=False) from exc
         with warehouse.exclusive(context):
             args = ["build"]
+            code = build_state.code_version(project_dir)
             with warehouse.connect() as con:
-                if config.full_refresh or build_state.needs_full_refresh(con, project_dir):
+                if config.full_refresh or build_state.needs_full_refresh(con, code):
                     args.append("--full-refresh")  # new or changed dbt code: rebuild every row
                 if config.recompute_from:
                     first = dt.date.fromisoformat(config.recompute_from)
@@ -116,7 +117,7 @@ def build_dbt_assets(project_dir: Path) -> dg.AssetsDefinition:
                 yield event
                 kill_point("dbt:running")
             with warehouse.connect() as con:
-                build_state.record_success(con, project_dir)
+                build_state.record_success(con, code)
                 recomputed = build_state.recomputed_periods(con)
             context.log.info(f"incremental KPI models recomputed: {recomputed}")
 

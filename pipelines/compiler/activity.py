@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pipelines.compiler.funnels import header, period_map_sql
+from pipelines.compiler.funnels import period_map_sql
+from pipelines.compiler.header import header
 from pipelines.db import lit, q
 from pipelines.spec.catalog import CATALOG
 from pipelines.spec.expressions import check_expression

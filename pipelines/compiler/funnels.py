@@ -17,7 +17,7 @@ from pipelines.spec.expressions import check_expression
 from pipelines.spec.loader import Definitions
 from pipelines.spec.models import Funnel, Stage, Value
 
-from .header import GENERATED_MARK, header  # noqa: F401  (re-exported)
+from .header import header
 from .incremental import incremental_config, incremental_event_filter, incremental_period_filter
 
 
@@ -58,8 +58,7 @@ def _events_sql(
         date_sql = f"{{{{ to_reporting_date({lit(q(time))}, {lit(tz)}) }}}}"
         parts.append(
             f"    select\n"
-            f"        {{{{ to_reporting_date({lit(q(time))}, {lit(tz)}) }}}} as event_date"
-            f"{dim_select},\n"
+            f"        {date_sql} as event_date{dim_select},\n"
             f"        {measure_sql} as measure\n"
             f"    from {{{{ ref({lit(entity.model)}) }}}}\n"
             f"    where {' and '.join(conditions)}\n"

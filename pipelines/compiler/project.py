@@ -21,13 +21,8 @@ from pipelines.compiler.activity import (
     render_top_performer_gap,
     render_working_days,
 )
-from pipelines.compiler.funnels import (
-    GENERATED_MARK,
-    funnel_model_name,
-    header,
-    render_factors_model,
-    render_funnel_model,
-)
+from pipelines.compiler.funnels import funnel_model_name, render_factors_model, render_funnel_model
+from pipelines.compiler.header import GENERATED_MARK, header
 from pipelines.compiler.incremental import (
     BUILD_STATE_MODEL,
     CHANGED_DAYS_MODEL,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.db import lit, q, scalar
+from pipelines.db import lit, q, scalar, table_exists
 from pipelines.ingest.checks import checked_rows_sql
 from pipelines.ingest.contract import ENTITIES, LANDING_SUFFIXES, Entity, Kind
 from pipelines.ingest.readers import create_text_table, read_into_text_table
@@ -275,24 +275,13 @@ def _day_span(days: tuple[str, ...]) -> str:
     return f"{len(days)} days, {days[0]} … {days[-1]}"
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        scalar(
-            con,
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-            "AND schema_name = ? AND table_name = ?",
-            [schema, table],
-        )
-    )
-
-
 def _previous_state(
     con: duckdb.DuckDBPyConnection, entity: Entity, contract: str
 ) -> dict[str, FileState] | None:
     """The manifest's files of the entity, or None when it must be loaded from scratch (first
     load, or its delivered rows were checked by another contract or in another time zone)."""
     needed = ("landing_files", entity.name, f"{entity.name}__delivered")
-    if not all(_table_exists(con, RAW_SCHEMA, t) for t in needed):
+    if not all(table_exists(con, RAW_SCHEMA, t) for t in needed):
         return None
     rows = con.execute(
         f"SELECT source_file, size_bytes, modified_ns, sha256, hashed_ns, contract_sha256 "

@@ -125,6 +125,14 @@ def test_the_sensor_asks_for_a_run_for_the_new_files(incremental):
     assert "calls" in request.tags["kpi/changed_entities"].split(",")
 
 
+def computed_by(con: duckdb.DuckDBPyConnection, table: str, build: str) -> set[tuple]:
+    """(grain, period_start) of the rows of `kpis.<table>` that dbt invocation `build` computed."""
+    rows = con.execute(
+        f"SELECT DISTINCT grain, period_start FROM kpis.{table} WHERE computed_in = ?", [build]
+    ).fetchall()
+    return set(rows)
+
+
 def days_delivered_in(con: duckdb.DuckDBPyConnection, files: list[str]) -> set[dt.date]:
     """Oslo dates of every timestamp of the rows the new files delivered (converted in Python)."""
     oslo = ZoneInfo("Europe/Oslo")
@@ -163,13 +171,7 @@ def test_only_the_periods_holding_the_changed_days_are_recomputed(incremental):
             assert recomputed <= expected, (table, recomputed - expected)
             assert not (kept & expected), (table, kept & expected)  # no stale row survives
             assert len(kept) > 100  # the rest of the year was left alone
-        outbound = {
-            (g, p)
-            for g, p in con.execute(
-                "SELECT grain, period_start FROM kpis.funnel_outbound WHERE computed_in = ?",
-                [last_build[0]],
-            ).fetchall()
-        }
+        outbound = computed_by(con, "funnel_outbound", last_build[0])
         # calls on both days: every one of their periods was recomputed
         assert periods_of(NEW_DAY) | periods_of(LATE_DAY) <= outbound
 
@@ -224,14 +226,7 @@ def test_a_backfill_recomputes_the_requested_days_in_one_build(incremental):
             first,
             last,
         }
-        recomputed = {
-            (g, p)
-            for g, p in con.execute(
-                "SELECT grain, period_start FROM kpis.funnel_outbound WHERE computed_in = ?",
-                [build[0]],
-            ).fetchall()
-        }
-        assert recomputed == expected
+        assert computed_by(con, "funnel_outbound", build[0]) == expected
         requests = con.execute(
             "SELECT count(*) FROM information_schema.tables "
             "WHERE table_schema = 'kpis' AND table_name = 'kpi_recompute_requests'"

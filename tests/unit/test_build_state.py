@@ -61,12 +61,12 @@ def test_code_version_moves_with_models_and_macros_only(project):
 
 def test_a_new_database_or_changed_code_needs_a_full_refresh(project, tmp_path):
     with duckdb.connect(str(tmp_path / "build.duckdb")) as con:
-        assert build_state.needs_full_refresh(con, project)
-        build_state.record_success(con, project)
-        assert not build_state.needs_full_refresh(con, project)
+        assert build_state.needs_full_refresh(con, build_state.code_version(project))
+        build_state.record_success(con, build_state.code_version(project))
+        assert not build_state.needs_full_refresh(con, build_state.code_version(project))
         model = project / "models" / "kpis" / "funnel_universal.sql"
         model.write_text(model.read_text().replace("'universal' as funnel", "'u' as funnel"))
-        assert build_state.needs_full_refresh(con, project)
+        assert build_state.needs_full_refresh(con, build_state.code_version(project))
 
 
 def test_recompute_requests_are_every_day_of_the_range_until_a_build_succeeds(project, tmp_path):
@@ -83,7 +83,7 @@ def test_recompute_requests_are_every_day_of_the_range_until_a_build_succeeds(pr
         ]
         with pytest.raises(ValueError, match="ends"):
             build_state.request_recompute(con, dt.date(2025, 3, 2), dt.date(2025, 3, 1))
-        build_state.record_success(con, project)
+        build_state.record_success(con, build_state.code_version(project))
         tables = con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'kpis'"
         ).fetchall()
