@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import dagster as dg
 
 from pipelines.ingest.loader import FULL_RELOAD_ENV
 from pipelines.ops.failures import step_failure_text
-from pipelines.ops.instance import dagster_home, open_instance
+from pipelines.ops.instance import dagster_home, open_instance, sqlite_kept_open
 from pipelines.privacy import ensure_pseudonym_key
 from pipelines.recovery import reap_dead_runs, run_tags
 from pipelines.settings import Settings
@@ -141,10 +142,16 @@ def _run_pipeline(
     level = "CRITICAL" if quiet else "INFO"
     log_path = settings.warehouse / "logs" / "last_run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with dagster_instance(settings) as instance, _dbt_output(log_path, quiet):
+    run_id = str(uuid.uuid4())
+    with (
+        dagster_instance(settings) as instance,
+        _dbt_output(log_path, quiet),
+        sqlite_kept_open(instance, run_id),
+    ):
         reap_dead_runs(instance)  # a killed earlier run must not hold the build_db pool for ever
         result = job.execute_in_process(
             instance=instance,
+            run_id=run_id,
             tags={**(tags or {}), **run_tags()},
             raise_on_error=False,
             run_config={

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,3 +77,34 @@ def open_instance(home: Path) -> dg.DagsterInstance:
     with _exclusive(home / ".instance.lock"):
         ensure_instance_config(home)
         return dg.DagsterInstance.from_config(str(home))
+
+
+@contextlib.contextmanager
+def sqlite_kept_open(instance: dg.DagsterInstance, run_id: str) -> Iterator[None]:
+    """Keep one idle connection to each SQLite file the run writes, for the length of the run.
+
+    Dagster's SQLite storage opens and closes a connection for every event (a run writes ~700:
+    every dbt model and test is a few), and when the last connection to a database in WAL mode
+    closes, SQLite checkpoints the WAL and deletes it, to create it again on the next event. One
+    connection held open keeps the WAL in place: about 20 → 6 ms per event on this machine. It
+    changes nothing else (readers such as the UI see the same data, the WAL is checkpointed as
+    usual), and other storages (Postgres) are left alone.
+    """
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    storage = instance.event_log_storage
+    if not isinstance(storage, SqliteEventLogStorage):
+        yield
+        return
+    paths = [Path(storage.path_for_shard(run_id)), Path(storage.path_for_shard("index"))]
+    held = []
+    try:
+        for path in paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(path, timeout=30)
+            con.execute("PRAGMA journal_mode=WAL")  # what Dagster sets when it creates the shard
+            held.append(con)
+        yield
+    finally:
+        for con in held:
+            con.close()
