@@ -116,3 +116,20 @@ def test_the_contract_suite_catches_what_the_loader_should_have_rejected(warehou
         ("calls/2025-01.csv", "expect_column_values_to_be_in_set", "direction")
     ]
     assert calls["contract"].failures[0]["unexpected"] == 1
+
+
+def test_distribution_batches_hold_every_column_their_expectations_name():
+    from pipelines.ingest.contract import ENTITIES
+    from pipelines.validation.raw_sources import batch_sql, distribution_expectations
+
+    for name, entity in ENTITIES.items():
+        if name == "web_visits":  # judged on visits per day (daily_visits_sql)
+            continue
+        named = {
+            value
+            for expectation in distribution_expectations(entity)
+            for key, value in expectation.dict().items()
+            if key in ("column", "column_A", "column_B") and value
+        }
+        sql = batch_sql(entity, "distribution")
+        assert named and all(f'AS "{c}"' in sql or f"AS {c}" in sql for c in named), name
