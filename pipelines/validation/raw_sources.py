@@ -121,12 +121,22 @@ def batch_sql(entity: Entity, kind: str, has_reps: bool = True) -> str:
     )
 
 
-def daily_visits_sql(timezone: str) -> str:
-    """Visits per reporting-zone day of some files (parameter: their names), and the day before's."""
+def visits_per_file_day_sql(timezone: str) -> str:
+    """Visits per landing file and reporting-zone day: one scan of raw.web_visits, small result
+    (kept as the temp table `_visits_per_file_day` that `daily_visits_sql` reads per batch)."""
     day = f"CAST(timezone({lit(timezone)}, visited_at) AS DATE)"
-    return f"""
+    return (
+        f"SELECT _source_file, {day} AS day, count(*) AS visits FROM raw.web_visits "
+        "WHERE visited_at IS NOT NULL GROUP BY ALL"
+    )
+
+
+def daily_visits_sql(timezone: str) -> str:
+    """Visits per reporting-zone day of some files (parameter: their names), and the day before's.
+    Reads `_visits_per_file_day` (visits_per_file_day_sql); `timezone` is applied there."""
+    return """
         WITH days AS (
-            SELECT {day} AS day, count(*) AS visits FROM raw.web_visits GROUP BY ALL
+            SELECT day, sum(visits) AS visits FROM _visits_per_file_day GROUP BY ALL
         ), ratios AS (
             SELECT day, visits, lag(visits) OVER (ORDER BY day) AS visits_day_before,
                 lag(day) OVER (ORDER BY day) AS day_before
@@ -136,7 +146,7 @@ def daily_visits_sql(timezone: str) -> str:
             CASE WHEN day_before = day - 1 THEN visits / visits_day_before END AS day_over_day
         FROM ratios
         WHERE day IN (
-            SELECT DISTINCT {day} FROM raw.web_visits
+            SELECT day FROM _visits_per_file_day
             WHERE _source_file IN (SELECT unnest(?::VARCHAR[]))
         )
         ORDER BY day
@@ -313,6 +323,10 @@ def _validate_files(
                 "AND table_name = 'reps'"
             ).fetchall()[0][0]
         )
+        if entity.name == "web_visits":  # one scan for every file's days (temp: read-only is fine)
+            con.execute(
+                "CREATE TEMP TABLE _visits_per_file_day AS " + visits_per_file_day_sql(timezone)
+            )
         rows = dict(
             con.execute(
                 f"SELECT _source_file, count(*) FROM raw.{q(entity.name)} "
