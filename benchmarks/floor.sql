@@ -313,10 +313,9 @@ WHERE o.won AND o.closed >= c.booked AND o.closed <= c.booked + INTERVAL 180 DAY
 GROUP BY ALL;
 
 -- distinct visitors per period: by all and first touch (visitor attributes), by last touch (the
--- visit's own channel); one grain at a time
-CREATE OR REPLACE TEMP TABLE visitor_days AS
-SELECT DISTINCT local_day(ts) AS d, visitor_id, channel FROM visits;
-
+-- visit's own channel). A visitor counts in a period on their first day in it: the day they were
+-- last seen before (lag over their days) lies in an earlier period. That needs one sort of the
+-- visitor days instead of a distinct set of (period, visitor) per grain.
 CREATE OR REPLACE TEMP TABLE grains AS
 SELECT * FROM (VALUES ('day'), ('week'), ('month'), ('quarter'), ('year')) g(grain);
 
@@ -324,22 +323,32 @@ CREATE OR REPLACE TEMP MACRO period_start(grain, d) AS
     CASE WHEN grain = 'day' THEN d ELSE CAST(date_trunc(grain, d) AS DATE) END;
 
 CREATE OR REPLACE TEMP TABLE visitors AS
-WITH per_period AS (
-    SELECT grain, period_start(grain, d) AS period_start, visitor_id
-    FROM visitor_days CROSS JOIN grains GROUP BY ALL
-), per_channel AS (
-    SELECT grain, period_start(grain, d) AS period_start, channel, count(DISTINCT visitor_id) AS n
-    FROM visitor_days CROSS JOIN grains GROUP BY ALL
+WITH visitor_days AS (
+    SELECT DISTINCT local_day(ts) AS d, visitor_id, channel FROM visits
+), firsts AS (  -- (day, day before, first touch) -> visitors; a repeated day has prev = d
+    SELECT d, prev, f.ftc, f.ftlp, count(*) AS n FROM (
+        SELECT d, visitor_id, lag(d) OVER (PARTITION BY visitor_id ORDER BY d) AS prev
+        FROM visitor_days
+    ) JOIN first_touch AS f USING (visitor_id) GROUP BY ALL
+), firsts_by_channel AS (
+    SELECT d, prev, channel, count(*) AS n FROM (
+        SELECT d, channel, lag(d) OVER (PARTITION BY visitor_id, channel ORDER BY d) AS prev
+        FROM visitor_days
+    ) GROUP BY ALL
 )
-SELECT grain, period_start,
-    CASE WHEN GROUPING(f.ftc) = 0 THEN 'first_touch_channel'
-         WHEN GROUPING(f.ftlp) = 0 THEN 'first_touch_landing_page' ELSE 'all' END AS dimension,
-    coalesce(f.ftc, f.ftlp, 'all') AS member, count(*)::DOUBLE AS s1
-FROM per_period JOIN first_touch AS f USING (visitor_id)
-GROUP BY GROUPING SETS ((grain, period_start), (grain, period_start, f.ftc),
-    (grain, period_start, f.ftlp))
+SELECT grain, period_start(grain, d) AS period_start,
+    CASE WHEN GROUPING(ftc) = 0 THEN 'first_touch_channel'
+         WHEN GROUPING(ftlp) = 0 THEN 'first_touch_landing_page' ELSE 'all' END AS dimension,
+    coalesce(ftc, ftlp, 'all') AS member, sum(n)::DOUBLE AS s1
+FROM firsts CROSS JOIN grains
+WHERE prev IS NULL OR period_start(grain, prev) <> period_start(grain, d)
+GROUP BY GROUPING SETS ((grain, period_start(grain, d)), (grain, period_start(grain, d), ftc),
+    (grain, period_start(grain, d), ftlp))
 UNION ALL
-SELECT grain, period_start, 'last_touch_channel', channel, n FROM per_channel;
+SELECT grain, period_start(grain, d), 'last_touch_channel', channel, sum(n)::DOUBLE
+FROM firsts_by_channel CROSS JOIN grains
+WHERE prev IS NULL OR period_start(grain, prev) <> period_start(grain, d)
+GROUP BY ALL;
 
 -- roll the days up to every grain and each funnel's dimensions -----------------------------------
 CREATE OR REPLACE TABLE funnel_factors AS
