@@ -110,12 +110,14 @@ WITH t AS (
         AND opt_id_ok(contact_id) AND opt_id_ok(account_id) AS ok
     FROM t
 ), kept AS (
-    SELECT arg_max({'ts': ts, 'rep_id': rep_id, 'account_id': account_id,
+    SELECT call_id, arg_max({'ts': ts, 'rep_id': rep_id, 'account_id': account_id,
                     'out': direction = 'outbound'}, o)
         FILTER (WHERE ok AND ts_ok(ts)) AS k
     FROM typed GROUP BY call_id
 )
-SELECT k.ts, local_day(k.ts) AS d, k.rep_id, k.account_id FROM kept WHERE k.out;
+-- (src, id): which activity a cohort credits when two of an account's share an instant
+SELECT k.ts, local_day(k.ts) AS d, k.rep_id, k.account_id, 1 AS src, call_id AS id
+FROM kept WHERE k.out;
 
 INSERT INTO acts
 WITH t AS (
@@ -133,11 +135,11 @@ WITH t AS (
         AND opt_ts_ok(replied_at, ts_parse(replied_at)) AS ok
     FROM t
 ), kept AS (
-    SELECT arg_max({'ts': ts, 'rep_id': rep_id, 'account_id': account_id}, o)
+    SELECT email_id, arg_max({'ts': ts, 'rep_id': rep_id, 'account_id': account_id}, o)
         FILTER (WHERE ok AND ts_ok(ts)) AS k
     FROM typed GROUP BY email_id
 )
-SELECT k.ts, local_day(k.ts), k.rep_id, k.account_id FROM kept WHERE k IS NOT NULL;
+SELECT k.ts, local_day(k.ts), k.rep_id, k.account_id, 2, email_id FROM kept WHERE k IS NOT NULL;
 
 -- meetings: every kept meeting (attribution of opportunities needs them all) ---------------------
 CREATE OR REPLACE TEMP TABLE meetings AS
@@ -244,16 +246,20 @@ SELECT m.meeting_id, coalesce(f.ftc, '(none)') AS ftc, coalesce(f.ftlp, '(none)'
 FROM m LEFT JOIN first_touch AS f USING (visitor_id) LEFT JOIN last_touch AS l USING (meeting_id);
 
 -- cohorts: each later event credited to the closest preceding event of the stage before -----------
--- (the latest one at or before it with the same link: an ASOF join, then the window)
+-- (the latest one at or before it with the same link: an ASOF join, then the window). Two
+-- activities of one account at the same instant (the sample data has such pairs): the email before
+-- the call, then the greater id, i.e. the last in the order (time, account, source, id). The
+-- pipeline's compiled cohort orders only by (time, account), so its choice among such ties is not
+-- determined (it can change from run to run).
 CREATE OR REPLACE TEMP TABLE cohort_meetings AS
 WITH m AS (
     SELECT meeting_id, booked, account_id FROM meetings
     WHERE held AND source = 'outbound' AND account_id IS NOT NULL
 ), a AS (
-    SELECT ts, d, rep_id, account_id FROM acts
-    WHERE account_id IN (SELECT account_id FROM m)
+    SELECT ts, account_id, arg_max({'d': d, 'rep_id': rep_id}, (src, id)) AS k FROM acts
+    WHERE account_id IN (SELECT account_id FROM m) GROUP BY ts, account_id
 )
-SELECT 'outbound_cohort' AS funnel, m.meeting_id, m.booked, a.d, a.rep_id,
+SELECT 'outbound_cohort' AS funnel, m.meeting_id, m.booked, a.k.d, a.k.rep_id,
     CAST(NULL AS VARCHAR) AS ftc
 FROM m ASOF JOIN a ON a.account_id = m.account_id AND m.booked >= a.ts
 WHERE m.booked <= a.ts + INTERVAL 30 DAY;
