@@ -249,8 +249,9 @@ FROM m LEFT JOIN first_touch AS f USING (visitor_id) LEFT JOIN last_touch AS l U
 -- (the latest one at or before it with the same link: an ASOF join, then the window). Two
 -- activities of one account at the same instant (the sample data has such pairs): the email before
 -- the call, then the greater id, i.e. the last in the order (time, account, source, id). The
--- pipeline's compiled cohort orders only by (time, account), so its choice among such ties is not
--- determined (it can change from run to run).
+-- pipeline's compiled cohort orders only by (time, account): its choice among such ties is left to
+-- DuckDB's sort, which in practice keeps that input order (calls, then emails, by id); the SQL
+-- does not guarantee it.
 CREATE OR REPLACE TEMP TABLE cohort_meetings AS
 WITH m AS (
     SELECT meeting_id, booked, account_id FROM meetings
