@@ -216,7 +216,9 @@ def equivalence_section(scales: dict) -> list[str]:
             result = "identical" if c["identical"] else "DIFFERENT: " + "; ".join(c["problems"])
             extra = c.get("outside_scope", [0, 0])
             # Results recorded before the floor covered the whole table carry no scope.
-            scope = {"all": "whole table", "pandas": "pandas"}.get(c.get("scope"), "pandas (old)")
+            scope = {"all": "whole table", "pandas": "pandas"}.get(
+                c.get("scope"), "three funnels (older run)"
+            )
             lines.append(
                 f"| {scale} | {c['left']} vs {c['right']} | {scope} | {c['rows'][0]:,} "
                 f"| {extra[0]:,} / {extra[1]:,} | {result} |"
