@@ -225,9 +225,11 @@ WITH t AS (
 SELECT k.* FROM kept WHERE k IS NOT NULL;
 
 -- attribution -------------------------------------------------------------------------------------
--- first touch of every visitor: channel and (scrubbed) landing page of the first visit
+-- first touch of every visitor: channel and (scrubbed) landing page of the first visit; and the
+-- visitor's days, in order (for the distinct visitor counts below)
 CREATE OR REPLACE TEMP TABLE first_touch AS
-SELECT visitor_id, arg_min(channel, ts) AS ftc, scrub(arg_min(landing_page, ts)) AS ftlp
+SELECT visitor_id, arg_min(channel, ts) AS ftc, scrub(arg_min(landing_page, ts)) AS ftlp,
+    list_sort(list_distinct(list(local_day(ts)))) AS days
 FROM visits GROUP BY visitor_id;
 
 -- a meeting's touches: the visitor's first touch and last visit at or before booked_at
@@ -321,8 +323,8 @@ GROUP BY ALL;
 
 -- distinct visitors per period: by all and first touch (visitor attributes), by last touch (the
 -- visit's own channel). A visitor counts in a period on their first day in it: the day they were
--- last seen before (lag over their days) lies in an earlier period. That needs one sort of the
--- visitor days instead of a distinct set of (period, visitor) per grain.
+-- seen before that lies in an earlier period. Each visitor's ordered days give (day, day before)
+-- pairs, counted per pair: no distinct set of (period, visitor) per grain and dimension.
 CREATE OR REPLACE TEMP TABLE grains AS
 SELECT * FROM (VALUES ('day'), ('week'), ('month'), ('quarter'), ('year')) g(grain);
 
@@ -330,17 +332,18 @@ CREATE OR REPLACE TEMP MACRO period_start(grain, d) AS
     CASE WHEN grain = 'day' THEN d ELSE CAST(date_trunc(grain, d) AS DATE) END;
 
 CREATE OR REPLACE TEMP TABLE visitors AS
-WITH visitor_days AS (
-    SELECT DISTINCT local_day(ts) AS d, visitor_id, channel FROM visits
-), firsts AS (  -- (day, day before, first touch) -> visitors; a repeated day has prev = d
-    SELECT d, prev, f.ftc, f.ftlp, count(*) AS n FROM (
-        SELECT d, visitor_id, lag(d) OVER (PARTITION BY visitor_id ORDER BY d) AS prev
-        FROM visitor_days
-    ) JOIN first_touch AS f USING (visitor_id) GROUP BY ALL
+WITH firsts AS (  -- (day, day before, first touch) -> visitors
+    SELECT d, prev, ftc, ftlp, count(*) AS n FROM (
+        SELECT ftc, ftlp, unnest(days) AS d, unnest(list_prepend(NULL, days[:-2])) AS prev
+        FROM first_touch
+    ) GROUP BY ALL
+), channel_days AS (
+    SELECT channel, list_sort(list_distinct(list(local_day(ts)))) AS days
+    FROM visits GROUP BY visitor_id, channel
 ), firsts_by_channel AS (
     SELECT d, prev, channel, count(*) AS n FROM (
-        SELECT d, channel, lag(d) OVER (PARTITION BY visitor_id, channel ORDER BY d) AS prev
-        FROM visitor_days
+        SELECT channel, unnest(days) AS d, unnest(list_prepend(NULL, days[:-2])) AS prev
+        FROM channel_days
     ) GROUP BY ALL
 )
 SELECT grain, period_start(grain, d) AS period_start,
