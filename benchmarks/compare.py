@@ -4,10 +4,12 @@ Identical means: the same set of rows by key (funnel, grain, period_start, dimen
 factor), the same position, and values equal within a relative tolerance of 1e-9 (NULL exactly
 where the other has NULL).
 
-The comparison covers the three shipped funnels by the dimensions all, team and rep
-(docs/published-tables.md, "The three shipped funnels"): what the pandas peer and the floor
-implement. Rows a pipeline publishes beyond that scope (funnels or dimensions added to
-kpi_definitions/ later) are counted and reported, not compared.
+Two scopes:
+  * "all" (the default): every row of the table. The floor (floor.sql) writes every row `kpi run`
+    publishes, so full vs floor and incremental vs floor_plus1 compare the whole table.
+  * "pandas": the three shipped funnels by the dimensions all, team and rep
+    (docs/published-tables.md, "The three shipped funnels"): what the pandas peer implements.
+    Rows a side has beyond that scope are counted and reported, not compared.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ REL_TOL = 1e-9
 ABS_TOL = 1e-12
 SCOPE_FUNNELS = ("universal", "inbound", "outbound")
 SCOPE_DIMENSIONS = ("all", "team", "rep")
-SCOPE_SQL = (
+PANDAS_SCOPE_SQL = (
     f"funnel IN ({', '.join(repr(f) for f in SCOPE_FUNNELS)}) "
     f"AND dimension IN ({', '.join(repr(d) for d in SCOPE_DIMENSIONS)})"
 )
+SCOPES = {"all": "true", "pandas": PANDAS_SCOPE_SQL}
 
 
 def _source(con: duckdb.DuckDBPyConnection, path: Path) -> str:
@@ -39,19 +42,19 @@ def _source(con: duckdb.DuckDBPyConnection, path: Path) -> str:
     return "src.funnel_factors"
 
 
-def rows_outside_scope(path: Path) -> int:
+def rows_outside_scope(path: Path, scope: str = "all") -> int:
     """How many `funnel_factors` rows of a result lie outside the compared scope."""
     con = duckdb.connect()
     try:
         source = _source(con, Path(path))
         return int(
-            con.execute(f"SELECT count(*) FROM {source} WHERE NOT ({SCOPE_SQL})").fetchone()[0]
+            con.execute(f"SELECT count(*) FROM {source} WHERE NOT ({SCOPES[scope]})").fetchone()[0]
         )
     finally:
         con.close()
 
 
-def load_factors(path: Path) -> pd.DataFrame:
+def load_factors(path: Path, scope: str = "all") -> pd.DataFrame:
     """The in-scope `funnel_factors` rows of a DuckDB file (table) or a Parquet file, by key."""
     path = Path(path)
     con = duckdb.connect()
@@ -63,7 +66,7 @@ def load_factors(path: Path) -> pd.DataFrame:
                 CAST(period_start AS DATE) AS period_start, dimension::VARCHAR AS dimension,
                 member::VARCHAR AS member, factor::VARCHAR AS factor,
                 CAST(position AS BIGINT) AS position, CAST(value AS DOUBLE) AS value
-            FROM {source} WHERE {SCOPE_SQL} ORDER BY {", ".join(KEY)}"""
+            FROM {source} WHERE {SCOPES[scope]} ORDER BY {", ".join(KEY)}"""
         ).df()
     finally:
         con.close()
@@ -79,6 +82,7 @@ class Comparison:
     rows_right: int
     problems: tuple[str, ...]
     outside_scope: tuple[int, int] = (0, 0)
+    scope: str = "all"
 
     @property
     def identical(self) -> bool:
@@ -86,6 +90,7 @@ class Comparison:
 
     def __str__(self) -> str:
         head = f"{self.left} ({self.rows_left} rows) vs {self.right} ({self.rows_right} rows)"
+        head += " on the whole table" if self.scope == "all" else f" on the {self.scope} scope"
         if any(self.outside_scope):
             head += f" [+{self.outside_scope[0]} / +{self.outside_scope[1]} rows outside the scope]"
         if self.identical:
@@ -131,8 +136,15 @@ def compare_frames(
     return Comparison(*names, len(left), len(right), tuple(problems))
 
 
-def compare_files(left: Path, right: Path, names: tuple[str, str] | None = None) -> Comparison:
+def compare_files(
+    left: Path, right: Path, names: tuple[str, str] | None = None, *, scope: str = "all"
+) -> Comparison:
+    """Compare two results on `scope` ("all": the whole table; "pandas": the pandas peer's)."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}: one of {', '.join(SCOPES)}")
     names = names or (str(left), str(right))
-    comparison = compare_frames(load_factors(left), load_factors(right), names)
-    extra = (rows_outside_scope(left), rows_outside_scope(right))
-    return dataclasses.replace(comparison, outside_scope=extra)
+    comparison = compare_frames(load_factors(left, scope), load_factors(right, scope), names)
+    extra = (0, 0)
+    if scope != "all":
+        extra = (rows_outside_scope(left, scope), rows_outside_scope(right, scope))
+    return dataclasses.replace(comparison, outside_scope=extra, scope=scope)

@@ -201,20 +201,26 @@ def equivalence_section(scales: dict) -> list[str]:
         "## Same numbers",
         "",
         "`funnel_factors` compared as sorted rows: keys and positions exactly, values within a "
-        "relative 1e-9 (NULL where the other is NULL). Compared scope: the three shipped funnels "
-        "(universal, inbound, outbound) by dimensions all, team and rep — what the floor and the "
-        "pandas peer implement. *Outside the scope* counts rows a side publishes beyond it "
-        "(funnels and dimensions added to kpi_definitions/ since); they are not compared.",
+        "relative 1e-9 (NULL where the other is NULL). The floor writes every row `kpi run` "
+        "publishes (every funnel in kpi_definitions/, every dimension and grain), so the pipeline "
+        "is compared with it on the *whole table*. The pandas peer computes the three shipped "
+        "funnels (universal, inbound, outbound) by dimensions all, team and rep: comparisons with "
+        "it cover that *pandas scope*, and *outside the scope* counts the rows a side publishes "
+        "beyond it (not compared).",
         "",
-        "| SF | compared | rows compared | rows outside the scope | result |",
-        "|---:|---|---:|---|---|",
+        "| SF | compared | scope | rows compared | rows outside the scope | result |",
+        "|---:|---|---|---:|---|---|",
     ]
     for scale, entry in scales.items():
         for c in entry.get("equivalence", []):
             result = "identical" if c["identical"] else "DIFFERENT: " + "; ".join(c["problems"])
             extra = c.get("outside_scope", [0, 0])
+            # Results recorded before the floor covered the whole table carry no scope.
+            scope = {"all": "whole table", "pandas": "pandas"}.get(
+                c.get("scope"), "three funnels (older run)"
+            )
             lines.append(
-                f"| {scale} | {c['left']} vs {c['right']} | {c['rows'][0]:,} "
+                f"| {scale} | {c['left']} vs {c['right']} | {scope} | {c['rows'][0]:,} "
                 f"| {extra[0]:,} / {extra[1]:,} | {result} |"
             )
     return [*lines, ""]
