@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.db import lit, q, scalar, table_exists
-from pipelines.ingest.checks import checked_rows_sql
+from pipelines.ingest.checks import checked_rows_sql, raw_records_sql
 from pipelines.ingest.contract import ENTITIES, LANDING_SUFFIXES, Entity, Kind
 from pipelines.ingest.readers import create_text_table, read_into_text_table
 from pipelines.killpoints import kill_point
@@ -218,7 +218,7 @@ def load_entity(
     con.execute("BEGIN TRANSACTION")
     try:
         if full or read_names or removed:  # else nothing to settle: leave the tables alone
-            _apply(con, entity, full=full)
+            _apply(con, entity, {r: (i, p) for i, (r, p) in enumerate(files)}, full=full)
         else:
             ensure_raw_schema(con)
         _update_manifest(
@@ -311,12 +311,18 @@ def _future_rejects_now_due(con: duckdb.DuckDBPyConnection, entity: Entity) -> s
     return {r[0] for r in rows}
 
 
-def _apply(con: duckdb.DuckDBPyConnection, entity: Entity, *, full: bool) -> None:
+def _apply(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    files: dict[str, tuple[int, Path]],
+    *,
+    full: bool,
+) -> None:
     """Inside the transaction: swap the delivered rows of the files read or removed, settle again
     only the ids those rows carry, and replace their winners and rejects.
 
     A full load settles every valid row just checked: the tables were emptied, so nothing needs
-    deleting and no id needs looking up."""
+    deleting and no id needs looking up. `files` maps each current file to its place and path."""
     name = entity.name
     raw, delivered = f"{RAW_SCHEMA}.{q(name)}", delivered_table(name)
     key = q(entity.id_column)
@@ -328,7 +334,17 @@ def _apply(con: duckdb.DuckDBPyConnection, entity: Entity, *, full: bool) -> Non
     if full:
         con.execute(f"DELETE FROM {REJECTS_TABLE} WHERE entity = ?", [name])
         con.execute(f"DELETE FROM {MANIFEST_TABLE} WHERE entity = ?", [name])
-    else:
+    # The records of rows superseded earlier, in files not read again: settled again, they keep
+    # them without their files being read.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _records_before AS
+        SELECT source_file AS _source_file, source_row AS _source_row, raw_record AS _raw_record
+        FROM {REJECTS_TABLE}
+        WHERE entity = ? AND reason = {lit(SUPERSEDED)}
+            AND source_file NOT IN (SELECT source_file FROM _gone)""",
+        [name],
+    )
+    if not full:
         # Only valid rows take part in settling: the ids of valid rows leaving or arriving.
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _affected AS
@@ -367,18 +383,49 @@ def _apply(con: duckdb.DuckDBPyConnection, entity: Entity, *, full: bool) -> Non
         )
         candidates = "_candidates"
     winners = _settle_deliveries(con, entity, candidates)
+    _superseded_records(con, entity, files)
     con.execute(
         f"""INSERT INTO {REJECTS_TABLE}
         SELECT {lit(name)}, _source_file, _source_row, _reasons, _raw_record
         FROM _checked WHERE _reasons <> ''
         UNION ALL
         SELECT {lit(name)}, _source_file, _source_row, {lit(SUPERSEDED)}, _raw_record
-        FROM _superseded
+        FROM _superseded_records
         ORDER BY 2, 3"""
     )
     # No ORDER BY: the rows' physical order is not part of the contract (readers sort what they
     # need), and sorting every row only for it cost more than settling them.
     con.execute(f"INSERT INTO {raw} SELECT {columns}, _source_file, _source_row FROM {winners}")
+
+
+def _superseded_records(
+    con: duckdb.DuckDBPyConnection, entity: Entity, files: dict[str, tuple[int, Path]]
+) -> None:
+    """`_superseded_records`: each superseded row with its record as delivered.
+
+    Valid rows are delivered without their record (`checks.checked_rows_sql`). A superseded row's
+    record comes from the text table when its file was read this time, else from its reject of an
+    earlier load; a file with a row that was the winner until now is read again for it.
+    """
+    missing = con.execute(
+        """SELECT DISTINCT _source_file FROM _superseded
+        WHERE _source_file NOT IN (SELECT source_file FROM _gone)
+            AND (_source_file, _source_row) NOT IN (
+                SELECT _source_file, _source_row FROM _records_before)
+        ORDER BY 1"""
+    ).fetchall()
+    for (relative,) in missing:
+        index, path = files[relative]
+        read_into_text_table(con, entity, path, relative, index)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _superseded_records AS
+        SELECT s._source_file, s._source_row, coalesce(t._raw_record, b._raw_record) AS _raw_record
+        FROM _superseded s
+        LEFT JOIN ({raw_records_sql(entity, "_superseded")}) t
+            ON s._source_file = t._source_file AND s._source_row = t._source_row
+        LEFT JOIN _records_before b
+            ON s._source_file = b._source_file AND s._source_row = b._source_row"""
+    )
 
 
 def _update_manifest(
