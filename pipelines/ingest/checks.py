@@ -118,28 +118,59 @@ def _cleaned(v: str) -> str:
     )
 
 
+def _cleaned_text(entity: Entity) -> str:
+    """The SELECT list of the text table's columns with their values cleaned (`text__<column>`)."""
+    return ", ".join(f"{_cleaned(q(c))} AS {_raw(c)}" for c in entity.column_names)
+
+
+def _raw_record(entity: Entity) -> str:
+    """A row's record as delivered, kept with its reject: the broken line itself, or its cleaned
+    values (each cut to RAW_VALUE_CHARS) as JSON."""
+    record = ", ".join(f"{q(c)} := left({_raw(c)}, {RAW_VALUE_CHARS})" for c in entity.column_names)
+    return f"coalesce(_raw_line, to_json(struct_pack({record}))::VARCHAR)"
+
+
 def checked_rows_sql(entity: Entity, timezone: str, now_sql: str = "now()") -> str:
-    """SELECT giving typed columns, lineage columns and `_reasons` (empty string when valid)."""
-    cleaned = ", ".join(f"{_cleaned(q(c))} AS {_raw(c)}" for c in entity.column_names)
+    """SELECT giving typed columns, lineage columns and `_reasons` (empty string when valid).
+
+    `_raw_record` is kept for rejected rows only: a valid row needs it only when a later delivery
+    supersedes it, and `raw_records_sql` gives it then (building it for every row cost more than
+    the rest of the check)."""
     typed = ", ".join(f"{typed_expression(c, timezone)} AS {q(c.name)}" for c in entity.columns)
     reasons = []
     for c in entity.columns:
         reasons += reason_expressions(c, now_sql)
     for condition, reason in ROW_RULES.get(entity.name, ()):
         reasons.append(f"CASE WHEN NOT coalesce(({condition}), true) THEN {lit(reason)} END")
-    record = ", ".join(f"{q(c)} := left({_raw(c)}, {RAW_VALUE_CHARS})" for c in entity.column_names)
     # A structurally broken line has no values to complain about: only its parse error counts.
     return f"""
         WITH _t AS (
-            SELECT {cleaned}, _source_file, _file_index, _source_row, _parse_error, _raw_line
+            SELECT {_cleaned_text(entity)}, _source_file, _file_index, _source_row, _parse_error,
+                _raw_line
             FROM {TEXT_TABLE}
         ), _v AS (
             SELECT *, {typed} FROM _t
+        ), _r AS (
+            SELECT *, CASE WHEN _parse_error IS NOT NULL THEN _parse_error
+                 ELSE concat_ws('; ', {", ".join(reasons)}) END AS _reasons
+            FROM _v
         )
         SELECT {", ".join(q(c) for c in entity.column_names)},
-            _source_file, _file_index, _source_row,
-            CASE WHEN _parse_error IS NOT NULL THEN _parse_error
-                 ELSE concat_ws('; ', {", ".join(reasons)}) END AS _reasons,
-            coalesce(_raw_line, to_json(struct_pack({record}))::VARCHAR) AS _raw_record
-        FROM _v
+            _source_file, _file_index, _source_row, _reasons,
+            CASE WHEN _reasons <> '' THEN {_raw_record(entity)} END AS _raw_record
+        FROM _r
+    """
+
+
+def raw_records_sql(entity: Entity, rows: str) -> str:
+    """SELECT giving `_source_file, _source_row, _raw_record` of the text table's rows that are in
+    `rows` (a table with `_source_file, _source_row`): the record `checked_rows_sql` gives a
+    rejected row."""
+    return f"""
+        SELECT _source_file, _source_row, {_raw_record(entity)} AS _raw_record
+        FROM (
+            SELECT {_cleaned_text(entity)}, _source_file, _source_row, _raw_line
+            FROM {TEXT_TABLE} t SEMI JOIN {rows} r
+                ON t._source_file = r._source_file AND t._source_row = r._source_row
+        )
     """

@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.db import lit, q, scalar, table_exists
-from pipelines.ingest.checks import checked_rows_sql
+from pipelines.ingest.checks import checked_rows_sql, raw_records_sql
 from pipelines.ingest.contract import ENTITIES, LANDING_SUFFIXES, Entity, Kind
 from pipelines.ingest.readers import create_text_table, read_into_text_table
 from pipelines.killpoints import kill_point
@@ -38,6 +38,8 @@ HASH_BLOCK = 1 << 20
 # A file modified this close to the moment it was hashed is hashed again next time: a second write in
 # the same clock tick keeps its size and modification time (git's "racily clean" files).
 RACY_NS = 2_000_000_000
+# A row's place among all delivered rows: its file's place, then its row number in the file.
+POSITION_BITS = 40
 
 
 @dataclass(frozen=True)
@@ -216,7 +218,7 @@ def load_entity(
     con.execute("BEGIN TRANSACTION")
     try:
         if full or read_names or removed:  # else nothing to settle: leave the tables alone
-            _apply(con, entity, full=full)
+            _apply(con, entity, {r: (i, p) for i, (r, p) in enumerate(files)}, full=full)
         else:
             ensure_raw_schema(con)
         _update_manifest(
@@ -309,9 +311,18 @@ def _future_rejects_now_due(con: duckdb.DuckDBPyConnection, entity: Entity) -> s
     return {r[0] for r in rows}
 
 
-def _apply(con: duckdb.DuckDBPyConnection, entity: Entity, *, full: bool) -> None:
+def _apply(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    files: dict[str, tuple[int, Path]],
+    *,
+    full: bool,
+) -> None:
     """Inside the transaction: swap the delivered rows of the files read or removed, settle again
-    only the ids those rows carry, and replace their winners and rejects."""
+    only the ids those rows carry, and replace their winners and rejects.
+
+    A full load settles every valid row just checked: the tables were emptied, so nothing needs
+    deleting and no id needs looking up. `files` maps each current file to its place and path."""
     name = entity.name
     raw, delivered = f"{RAW_SCHEMA}.{q(name)}", delivered_table(name)
     key = q(entity.id_column)
@@ -323,50 +334,97 @@ def _apply(con: duckdb.DuckDBPyConnection, entity: Entity, *, full: bool) -> Non
     if full:
         con.execute(f"DELETE FROM {REJECTS_TABLE} WHERE entity = ?", [name])
         con.execute(f"DELETE FROM {MANIFEST_TABLE} WHERE entity = ?", [name])
-    # Only valid rows take part in settling: the ids of valid rows leaving or arriving.
+    # The records of rows superseded earlier, in files not read again: settled again, they keep
+    # them without their files being read.
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _affected AS
-        SELECT DISTINCT {key} AS _id FROM {delivered}
-        WHERE _reasons = '' AND _source_file IN (SELECT source_file FROM _gone)
-        UNION SELECT DISTINCT {key} FROM _checked WHERE _reasons = ''"""
-    )
-    # Contract rejects belong to their file; superseded rejects to their id.
-    con.execute(
-        f"""DELETE FROM {REJECTS_TABLE} WHERE entity = ? AND (
-            (reason <> {lit(SUPERSEDED)} AND source_file IN (SELECT source_file FROM _gone))
-            OR (reason = {lit(SUPERSEDED)} AND (source_file, source_row) IN (
-                SELECT _source_file, _source_row FROM {delivered}
-                WHERE {key} IN (SELECT _id FROM _affected))))""",
+        f"""CREATE OR REPLACE TEMP TABLE _records_before AS
+        SELECT source_file AS _source_file, source_row AS _source_row, raw_record AS _raw_record
+        FROM {REJECTS_TABLE}
+        WHERE entity = ? AND reason = {lit(SUPERSEDED)}
+            AND source_file NOT IN (SELECT source_file FROM _gone)""",
         [name],
     )
-    con.execute(f"DELETE FROM {delivered} WHERE _source_file IN (SELECT source_file FROM _gone)")
+    if not full:
+        # Only valid rows take part in settling: the ids of valid rows leaving or arriving.
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _affected AS
+            SELECT DISTINCT {key} AS _id FROM {delivered}
+            WHERE _reasons = '' AND _source_file IN (SELECT source_file FROM _gone)
+            UNION SELECT DISTINCT {key} FROM _checked WHERE _reasons = ''"""
+        )
+        # Contract rejects belong to their file; superseded rejects to their id.
+        con.execute(
+            f"""DELETE FROM {REJECTS_TABLE} WHERE entity = ? AND (
+                (reason <> {lit(SUPERSEDED)} AND source_file IN (SELECT source_file FROM _gone))
+                OR (reason = {lit(SUPERSEDED)} AND (source_file, source_row) IN (
+                    SELECT _source_file, _source_row FROM {delivered}
+                    WHERE {key} IN (SELECT _id FROM _affected))))""",
+            [name],
+        )
+        con.execute(
+            f"DELETE FROM {delivered} WHERE _source_file IN (SELECT source_file FROM _gone)"
+        )
     con.execute(
         f"""INSERT INTO {delivered}
         SELECT {columns}, _source_file, _source_row, _reasons, _raw_record FROM _checked"""
     )
-    con.execute(f"DELETE FROM {raw} WHERE {key} IN (SELECT _id FROM _affected)")
-    # Every delivered row of the affected ids, ordered by its file's place among the current files
-    # exactly as a load from scratch numbers them.
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _candidates AS
-        SELECT d.*, f.file_index AS _file_index
-        FROM {delivered} d JOIN _files f ON d._source_file = f.source_file
-        WHERE d._reasons = '' AND d.{key} IN (SELECT _id FROM _affected)"""
-    )
-    kept = _settle_deliveries(con, entity, "_candidates")
+    if full:
+        # `_checked` numbers its files exactly as `_files` does (both enumerate the current files).
+        candidates = "(SELECT * FROM _checked WHERE _reasons = '')"
+    else:
+        con.execute(f"DELETE FROM {raw} WHERE {key} IN (SELECT _id FROM _affected)")
+        # Every delivered row of the affected ids, ordered by its file's place among the current
+        # files exactly as a load from scratch numbers them.
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _candidates AS
+            SELECT d.*, f.file_index AS _file_index
+            FROM {delivered} d JOIN _files f ON d._source_file = f.source_file
+            WHERE d._reasons = '' AND d.{key} IN (SELECT _id FROM _affected)"""
+        )
+        candidates = "_candidates"
+    winners = _settle_deliveries(con, entity, candidates)
+    _superseded_records(con, entity, files)
     con.execute(
         f"""INSERT INTO {REJECTS_TABLE}
         SELECT {lit(name)}, _source_file, _source_row, _reasons, _raw_record
         FROM _checked WHERE _reasons <> ''
         UNION ALL
         SELECT {lit(name)}, _source_file, _source_row, {lit(SUPERSEDED)}, _raw_record
-        FROM _superseded
+        FROM _superseded_records
         ORDER BY 2, 3"""
     )
+    # No ORDER BY: the rows' physical order is not part of the contract (readers sort what they
+    # need), and sorting every row only for it cost more than settling them.
+    con.execute(f"INSERT INTO {raw} SELECT {columns}, _source_file, _source_row FROM {winners}")
+
+
+def _superseded_records(
+    con: duckdb.DuckDBPyConnection, entity: Entity, files: dict[str, tuple[int, Path]]
+) -> None:
+    """`_superseded_records`: each superseded row with its record as delivered.
+
+    Valid rows are delivered without their record (`checks.checked_rows_sql`). A superseded row's
+    record comes from the text table when its file was read this time, else from its reject of an
+    earlier load; a file with a row that was the winner until now is read again for it.
+    """
+    missing = con.execute(
+        """SELECT DISTINCT _source_file FROM _superseded
+        WHERE _source_file NOT IN (SELECT source_file FROM _gone)
+            AND (_source_file, _source_row) NOT IN (
+                SELECT _source_file, _source_row FROM _records_before)
+        ORDER BY 1"""
+    ).fetchall()
+    for (relative,) in missing:
+        index, path = files[relative]
+        read_into_text_table(con, entity, path, relative, index)
     con.execute(
-        f"""INSERT INTO {raw}
-        SELECT {columns}, _source_file, _source_row FROM {kept}
-        ORDER BY _file_index, _source_row"""
+        f"""CREATE OR REPLACE TEMP TABLE _superseded_records AS
+        SELECT s._source_file, s._source_row, coalesce(t._raw_record, b._raw_record) AS _raw_record
+        FROM _superseded s
+        LEFT JOIN ({raw_records_sql(entity, "_superseded")}) t
+            ON s._source_file = t._source_file AND s._source_row = t._source_row
+        LEFT JOIN _records_before b
+            ON s._source_file = b._source_file AND s._source_row = b._source_row"""
     )
 
 
@@ -417,11 +475,11 @@ def _update_manifest(
 
 
 def _settle_deliveries(con: duckdb.DuckDBPyConnection, entity: Entity, source: str) -> str:
-    """Decide which valid row of `source` wins for each id; return the name of the table of winners.
+    """Decide which valid row of `source` wins for each id; return a query of the winners.
 
-    `source` has the checked columns and `_file_index`. Also fills `_superseded` with corrected
-    earlier versions (non-snapshot entities only). Every rule is per id, so settling a subset of the
-    ids gives the same winners as settling them all.
+    `source` (a table or a parenthesised query) has the checked valid rows and `_file_index`.
+    Also fills `_superseded` with corrected earlier versions (non-snapshot entities only). Every
+    rule is per id, so settling a subset of the ids gives the same winners as settling them all.
     """
     key = q(entity.id_column)
     order = "_file_index DESC, _source_row DESC"
@@ -436,22 +494,31 @@ def _settle_deliveries(con: duckdb.DuckDBPyConnection, entity: Entity, source: s
             f"CREATE OR REPLACE TEMP TABLE _superseded AS SELECT * FROM {source} WHERE false"
         )
         return "_kept"
+    # The winner of an id is its latest delivery: the one at the latest place (file, then row).
+    # Hash aggregates find it; windows run only over the few ids delivered more than once.
+    position = f"(_file_index::BIGINT << {POSITION_BITS}) + _source_row"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _latest AS
+        SELECT {key} AS _id, count(*) AS _deliveries, max({position}) AS _position
+        FROM {source} WHERE _reasons = '' GROUP BY {key}"""
+    )
     content = ", ".join(q(c) for c in entity.column_names)
-    # One row per distinct content (its latest delivery), then the latest content per id.
+    # Of an id delivered more than once: one row per distinct content (its latest delivery);
+    # every content but the latest is superseded.
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _versions AS
-        SELECT * FROM {source} WHERE _reasons = ''
-        QUALIFY row_number() OVER (PARTITION BY {content}
-            ORDER BY _file_index DESC, _source_row DESC) = 1"""
+        f"""CREATE OR REPLACE TEMP TABLE _superseded AS
+        WITH _versions AS (
+            SELECT * FROM {source}
+            WHERE _reasons = '' AND {key} IN (SELECT _id FROM _latest WHERE _deliveries > 1)
+            QUALIFY row_number() OVER (PARTITION BY {content} ORDER BY {order}) = 1
+        )
+        SELECT * FROM _versions
+        QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {order}) > 1"""
     )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _ranked AS
-        SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY {order}) AS _rank
-        FROM _versions"""
+    return (
+        f"(SELECT s.* FROM {source} s SEMI JOIN _latest l "
+        f"ON s.{key} = l._id AND {position} = l._position WHERE s._reasons = '')"
     )
-    con.execute("CREATE OR REPLACE TEMP TABLE _kept AS SELECT * FROM _ranked WHERE _rank = 1")
-    con.execute("CREATE OR REPLACE TEMP TABLE _superseded AS SELECT * FROM _ranked WHERE _rank > 1")
-    return "_kept"
 
 
 def load_all(

@@ -239,6 +239,31 @@ def test_a_correction_later_and_a_late_backfill_earlier(wh, landing, tmp_path):
     assert_same_as_from_scratch(wh, report, tmp_path)
 
 
+def test_a_superseded_row_keeps_its_record_as_delivered(wh, landing, tmp_path):
+    """Valid rows are stored without their record; a row superseded in a later load gets it from
+    its file (read again for it, not counted as read) or from its earlier reject."""
+    folder = landing / "calls"
+    write(folder / "a.csv", calls("C1,R1,2025-03-05T10:00:00Z,10,OUTBOUND,connected", call("C2")))
+    wh.load()
+    write(folder / "b.csv", calls(call("C1", seconds=20)))
+    report = wh.load()
+    assert report.files_read == 1
+    assert_same_as_from_scratch(wh, report, tmp_path)
+    ((source, row, record),) = [r[1:3] + r[4:] for r in wh.state()["rejects"] if r[3] == SUPERSEDED]
+    assert (source, row) == ("calls/a.csv", 2)
+    assert json.loads(record)["direction"] == "OUTBOUND"  # the text as delivered
+    # A third version: a.csv's reject keeps its record, b.csv's row is superseded now.
+    write(folder / "c.csv", calls(call("C1", seconds=30)))
+    report = wh.load()
+    assert report.files_read == 1
+    assert_same_as_from_scratch(wh, report, tmp_path)
+    records = {r[1]: json.loads(r[4]) for r in wh.state()["rejects"] if r[3] == SUPERSEDED}
+    assert {f: r["duration_seconds"] for f, r in records.items()} == {
+        "calls/a.csv": "10",
+        "calls/b.csv": "20",
+    }
+
+
 def test_an_opportunity_snapshot_update(wh, landing, tmp_path):
     folder = landing / "opportunities"
     write(
