@@ -91,13 +91,24 @@
 {%- endmacro %}
 
 {#- Rates and per-working-day KPIs: the daily target averaged over the working days elapsed
-    in the period (so a target change mid-month weighs by the days it was in force). -#}
+    in the period (so a target change mid-month weighs by the days it was in force).
+    The period's days are found by an equi-join on (grain, period start) with every working day
+    at every grain (working_days_by_period), not by a range join of rows × calendar. -#}
 {% macro target_over_working_days(row, kpi) -%}
     (select avg({{ target_on(kpi, row, 'c.calendar_date') }})
-     from {{ ref('working_days') }} as c
-     where c.is_working_day and c.calendar_date >= {{ row }}.period_start
-       and c.calendar_date < {{ period_end(row ~ '.grain', row ~ '.period_start') }}
+     from ({{ working_days_by_period() }}) as c
+     where c.grain = {{ row }}.grain and c.period_start = {{ row }}.period_start
        and c.calendar_date <= {{ row }}.as_of_date)
+{%- endmacro %}
+
+{#- Every working day once per grain, with the start of its period at that grain. -#}
+{% macro working_days_by_period() -%}
+    {%- set grains = ['day', 'week', 'month', 'quarter', 'year'] -%}
+    {%- for grain in grains %}
+    {% if not loop.first %}union all {% endif -%}
+    select calendar_date, '{{ grain }}' as grain, {{ period_start(grain, 'calendar_date') }} as period_start
+    from {{ ref('working_days') }} where is_working_day
+    {%- endfor %}
 {%- endmacro %}
 
 {#- Totals per period (counts, sums): the target for the row's grain in force on its first day. -#}
