@@ -1,8 +1,9 @@
 """Render a declared funnel as a dbt model (SQL) and the union of all funnels' factors.
 
 The SQL is plain and portable: per stage, events are reduced to one row per local date and
-dimension members, then rolled up to every grain through a small period map, so distinct counts stay
-exact at every grain. Cross-database pieces go through dbt macros (`to_reporting_date`,
+dimension members, then rolled up to every grain through a small period map; distinct counts are
+counted per grain from the daily rows themselves (each period's distinct values, numbered), so they
+stay exact at every grain. Cross-database pieces go through dbt macros (`to_reporting_date`,
 `period_start` → `dbt.date_trunc`). Identifiers are quoted; filters are sqlglot's rendering of the
 checked expression, never the user's text.
 """
