@@ -1,8 +1,9 @@
 """Render a declared funnel as a dbt model (SQL) and the union of all funnels' factors.
 
 The SQL is plain and portable: per stage, events are reduced to one row per local date and
-dimension members, then rolled up to every grain through a small period map, so distinct counts stay
-exact at every grain. Cross-database pieces go through dbt macros (`to_reporting_date`,
+dimension members, then rolled up to every grain through a small period map; distinct counts are
+counted per grain from the daily rows themselves (each period's distinct values, numbered), so they
+stay exact at every grain. Cross-database pieces go through dbt macros (`to_reporting_date`,
 `period_start` → `dbt.date_trunc`). Identifiers are quoted; filters are sqlglot's rendering of the
 checked expression, never the user's text.
 """
@@ -18,7 +19,12 @@ from pipelines.spec.loader import Definitions
 from pipelines.spec.models import Funnel, Stage, Value
 
 from .header import header
-from .incremental import incremental_config, incremental_event_filter, incremental_period_filter
+from .incremental import (
+    CHANGED_PERIODS_MODEL,
+    incremental_config,
+    incremental_event_filter,
+    incremental_period_filter,
+)
 
 
 def funnel_model_name(funnel_name: str) -> str:
@@ -93,6 +99,8 @@ def _stage_ctes(
         f"{cte}_events as (\n{_events_sql(defs, item, dims, measure)}\n),\n\n"
         f"{cte}_daily as (\n    {reduce}\n)"
     )
+    if daily is None:
+        return daily_ctes, _distinct_rollup_cte(cte, dims, _grains(defs, funnel), incremental=True)
     return daily_ctes, _rollup_cte(cte, dims, rollup)
 
 
@@ -107,6 +115,59 @@ def _rollup_cte(cte: str, dims: list[DimensionColumn], rollup: str) -> str:
         for d in dims
     )
     return f"{cte} as (\n{rollups}\n)"
+
+
+def _grains(defs: Definitions, funnel: Funnel) -> list[str]:
+    return list(funnel.grains or defs.settings.grains)
+
+
+def _distinct_rollup_cte(
+    cte: str, dims: list[DimensionColumn], grains: list[str], *, incremental: bool
+) -> str:
+    """Distinct counts of `<cte>_daily` (event_date, dim_*, measure) at every grain and dimension.
+
+    Exact, and much cheaper than `count(distinct measure)` over the daily rows joined to every
+    grain's periods: the distinct values are first numbered (`<cte>_ids`), so the deduplication
+    hashes integers instead of long strings; then, per grain and dimension, the period start is
+    computed on the rows themselves (no join that multiplies them by the number of grains), each
+    (period, member, value) is kept once and counted. Null values are not counted, as with
+    `count(distinct)`; a period and member whose values are all null has no row (the funnel
+    drops first-stage rows with no count, and a later stage's missing row reads as 0).
+    """
+    branches = []
+    for grain in grains:
+        start = f"{{{{ period_start({lit(grain)}, 'event_date') }}}}"
+        for d in dims:
+            col = q("dim_" + d.dimension)
+            branches.append(
+                f"    select {lit(grain)} as grain, period_start, {lit(d.dimension)} as dimension, "
+                f"member, count(*) as value\n"
+                f"    from (select distinct {start} as period_start, {col} as member, measure "
+                f"from {cte}_keyed) as distinct_values\n"
+                f"    group by period_start, member"
+            )
+    rollup = "\n    union all\n".join(branches)
+    if incremental:
+        periods = f"{{{{ ref({lit(CHANGED_PERIODS_MODEL)}) }}}}"
+        rollup = (
+            f"    select * from (\n{rollup}\n    ) as all_periods\n"
+            "    {% if is_incremental() %}\n"
+            f"    where (grain, period_start) in (select grain, period_start from {periods})\n"
+            "    {% endif %}"
+        )
+    dim_cols = ", ".join(f"d.{q('dim_' + d.dimension)}" for d in dims)
+    return (
+        f"{cte}_ids as (\n"
+        f"    select measure, row_number() over () as measure_id\n"
+        f"    from (select distinct measure from {cte}_daily where measure is not null) as v\n"
+        f"),\n\n"
+        f"{cte}_keyed as (\n"
+        f"    select d.event_date, {dim_cols}, i.measure_id as measure\n"
+        f"    from {cte}_daily as d\n"
+        f"    inner join {cte}_ids as i on i.measure = d.measure\n"
+        f"),\n\n"
+        f"{cte} as (\n{rollup}\n)"
+    )
 
 
 def _cohort_ctes(
@@ -155,7 +216,9 @@ def _cohort_ctes(
             f"stage_1_credited as (\n    select chain_id, event_at, event_date, {dim_cols}, "
             f"link_out from stage_1_events\n),\n\n"
             f"stage_1_daily as (\n    {reduce}\n)",
-            _rollup_cte("stage_1", dims, rollup),
+            _distinct_rollup_cte("stage_1", dims, _grains(defs, funnel), incremental=False)
+            if daily is None
+            else _rollup_cte("stage_1", dims, rollup),
         )
     )
     for k, stage in enumerate(stages[1:], start=2):

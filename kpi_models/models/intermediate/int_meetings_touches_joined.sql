@@ -1,3 +1,5 @@
+{#- A table (one row per meeting): read by the meetings and the opportunities marts. -#}
+{{ config(materialized='table') }}
 {#- Every meeting with the touches of the web visitor who asked for it: first touch (their
     first visit) and last touch (their last visit before the meeting was booked). -#}
 with meetings as (

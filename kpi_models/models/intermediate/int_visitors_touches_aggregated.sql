@@ -1,3 +1,5 @@
+{#- A table (one row per visitor): read by the web_visits mart and by int_meetings_touches_joined. -#}
+{{ config(materialized='table') }}
 {#- First touch of every web visitor: the channel and landing page of their first visit. -#}
 with visits as (
     select * from {{ ref('stg_web__visits') }}

@@ -124,26 +124,102 @@ periods as (
     {% endif %}
 ),
 
+stage_1_ids as (
+    select measure, row_number() over () as measure_id
+    from (select distinct measure from stage_1_daily where measure is not null) as v
+),
+
+stage_1_keyed as (
+    select d.event_date, d."dim_all", d."dim_first_touch_channel", d."dim_last_touch_channel", d."dim_first_touch_landing_page", i.measure_id as measure
+    from stage_1_daily as d
+    inner join stage_1_ids as i on i.measure = d.measure
+),
+
 stage_1 as (
-    select p.grain, p.period_start, 'all' as dimension, e."dim_all" as member, count(distinct measure) as value
-    from stage_1_daily as e
-    inner join periods as p on p.event_date = e.event_date
-    group by p.grain, p.period_start, e."dim_all"
+    select * from (
+    select 'day' as grain, period_start, 'all' as dimension, member, count(*) as value
+    from (select distinct {{ period_start('day', 'event_date') }} as period_start, "dim_all" as member, measure from stage_1_keyed) as distinct_values
+    group by period_start, member
     union all
-    select p.grain, p.period_start, 'first_touch_channel' as dimension, e."dim_first_touch_channel" as member, count(distinct measure) as value
-    from stage_1_daily as e
-    inner join periods as p on p.event_date = e.event_date
-    group by p.grain, p.period_start, e."dim_first_touch_channel"
+    select 'day' as grain, period_start, 'first_touch_channel' as dimension, member, count(*) as value
+    from (select distinct {{ period_start('day', 'event_date') }} as period_start, "dim_first_touch_channel" as member, measure from stage_1_keyed) as distinct_values
+    group by period_start, member
     union all
-    select p.grain, p.period_start, 'last_touch_channel' as dimension, e."dim_last_touch_channel" as member, count(distinct measure) as value
-    from stage_1_daily as e
-    inner join periods as p on p.event_date = e.event_date
-    group by p.grain, p.period_start, e."dim_last_touch_channel"
+    select 'day' as grain, period_start, 'last_touch_channel' as dimension, member, count(*) as value
+    from (select distinct {{ period_start('day', 'event_date') }} as period_start, "dim_last_touch_channel" as member, measure from stage_1_keyed) as distinct_values
+    group by period_start, member
     union all
-    select p.grain, p.period_start, 'first_touch_landing_page' as dimension, e."dim_first_touch_landing_page" as member, count(distinct measure) as value
-    from stage_1_daily as e
-    inner join periods as p on p.event_date = e.event_date
-    group by p.grain, p.period_start, e."dim_first_touch_landing_page"
+    select 'day' as grain, period_start, 'first_touch_landing_page' as dimension, member, count(*) as value
+    from (select distinct {{ period_start('day', 'event_date') }} as period_start, "dim_first_touch_landing_page" as member, measure from stage_1_keyed) as distinct_values
+    group by period_start, member
+    union all
+    select 'week' as grain, period_start, 'all' as dimension, member, count(*) as value
+    from (select distinct {{ period_start('week', 'event_date') }} as period_start, "dim_all" as member, measure from stage_1_keyed) as distinct_values
+    group by period_start, member
+    union all
+    select 'week' as grain, period_start, 'first_touch_channel' as dimension, member, count(*) as value
+    from (select distinct {{ period_start('week', 'event_date') }} as period_start, "dim_first_touch_channel" as member, measure from stage_1_keyed) as distinct_values
+    group by period_start, member
+    union all
+    select 'week' as grain, period_start, 'last_touch_channel' as dimension, member, count(*) as value
+    from (select distinct {{ period_start('week', 'event_date') }} as period_start, "dim_last_touch_channel" as member, measure from stage_1_keyed) as distinct_values
+    group by period_start, member
+    union all
+    select 'week' as grain, period_start, 'first_touch_landing_page' as dimension, member, count(*) as value
+    from (select distinct {{ period_start('week', 'event_date') }} as period_start, "dim_first_touch_landing_page" as member, measure from stage_1_keyed) as distinct_values
+    group by period_start, member
+    union all
+    select 'month' as grain, period_start, 'all' as dimension, member, count(*) as value
+    from (select distinct {{ period_start('month', 'event_date') }} as period_start, "dim_all" as member, measure from stage_1_keyed) as distinct_values
+    group by period_start, member
+    union all
+    select 'month' as grain, period_start, 'first_touch_channel' as dimension, member, count(*) as value
+    from (select distinct {{ period_start('month', 'event_date') }} as period_start, "dim_first_touch_channel" as member, measure from stage_1_keyed) as distinct_values
+    group by period_start, member
+    union all
+    select 'month' as grain, period_start, 'last_touch_channel' as dimension, member, count(*) as value
+    from (select distinct {{ period_start('month', 'event_date') }} as period_start, "dim_last_touch_channel" as member, measure from stage_1_keyed) as distinct_values
+    group by period_start, member
+    union all
+    select 'month' as grain, period_start, 'first_touch_landing_page' as dimension, member, count(*) as value
+    from (select distinct {{ period_start('month', 'event_date') }} as period_start, "dim_first_touch_landing_page" as member, measure from stage_1_keyed) as distinct_values
+    group by period_start, member
+    union all
+    select 'quarter' as grain, period_start, 'all' as dimension, member, count(*) as value
+    from (select distinct {{ period_start('quarter', 'event_date') }} as period_start, "dim_all" as member, measure from stage_1_keyed) as distinct_values
+    group by period_start, member
+    union all
+    select 'quarter' as grain, period_start, 'first_touch_channel' as dimension, member, count(*) as value
+    from (select distinct {{ period_start('quarter', 'event_date') }} as period_start, "dim_first_touch_channel" as member, measure from stage_1_keyed) as distinct_values
+    group by period_start, member
+    union all
+    select 'quarter' as grain, period_start, 'last_touch_channel' as dimension, member, count(*) as value
+    from (select distinct {{ period_start('quarter', 'event_date') }} as period_start, "dim_last_touch_channel" as member, measure from stage_1_keyed) as distinct_values
+    group by period_start, member
+    union all
+    select 'quarter' as grain, period_start, 'first_touch_landing_page' as dimension, member, count(*) as value
+    from (select distinct {{ period_start('quarter', 'event_date') }} as period_start, "dim_first_touch_landing_page" as member, measure from stage_1_keyed) as distinct_values
+    group by period_start, member
+    union all
+    select 'year' as grain, period_start, 'all' as dimension, member, count(*) as value
+    from (select distinct {{ period_start('year', 'event_date') }} as period_start, "dim_all" as member, measure from stage_1_keyed) as distinct_values
+    group by period_start, member
+    union all
+    select 'year' as grain, period_start, 'first_touch_channel' as dimension, member, count(*) as value
+    from (select distinct {{ period_start('year', 'event_date') }} as period_start, "dim_first_touch_channel" as member, measure from stage_1_keyed) as distinct_values
+    group by period_start, member
+    union all
+    select 'year' as grain, period_start, 'last_touch_channel' as dimension, member, count(*) as value
+    from (select distinct {{ period_start('year', 'event_date') }} as period_start, "dim_last_touch_channel" as member, measure from stage_1_keyed) as distinct_values
+    group by period_start, member
+    union all
+    select 'year' as grain, period_start, 'first_touch_landing_page' as dimension, member, count(*) as value
+    from (select distinct {{ period_start('year', 'event_date') }} as period_start, "dim_first_touch_landing_page" as member, measure from stage_1_keyed) as distinct_values
+    group by period_start, member
+    ) as all_periods
+    {% if is_incremental() %}
+    where (grain, period_start) in (select grain, period_start from {{ ref('kpi_changed_periods') }})
+    {% endif %}
 ),
 
 stage_2 as (

@@ -1,3 +1,8 @@
+{#- A table, not a view like the other staging models: hashing and scrubbing 5 M visits is the
+    expensive part, and the visits are read by the web_visits mart, both touch models and the
+    tests; as a view each of those reads would hash and scrub them again. -#}
+{{ config(materialized='table') }}
+
 with source as (
     select * from {{ source('web', 'web_visits') }}
 ),
