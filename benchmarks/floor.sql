@@ -222,23 +222,25 @@ WITH t AS (
         FILTER (WHERE ok AND ts_ok(ts)) AS k
     FROM typed GROUP BY visit_id
 )
-SELECT k.* FROM kept WHERE k IS NOT NULL;
+SELECT visit_id, k.* FROM kept WHERE k IS NOT NULL;
 
 -- attribution -------------------------------------------------------------------------------------
--- first touch of every visitor: channel and (scrubbed) landing page of the first visit; and the
--- visitor's days, in order (for the distinct visitor counts below)
+-- first touch of every visitor: channel and (scrubbed) landing page of the first visit (two at one
+-- instant: the smaller visit_id); and the visitor's days, in order (for the distinct visitor counts)
 CREATE OR REPLACE TEMP TABLE first_touch AS
-SELECT visitor_id, arg_min(channel, ts) AS ftc, scrub(arg_min(landing_page, ts)) AS ftlp,
+SELECT visitor_id, arg_min(channel, (ts, visit_id)) AS ftc,
+    scrub(arg_min(landing_page, (ts, visit_id))) AS ftlp,
     list_sort(list_distinct(list(local_day(ts)))) AS days
 FROM visits GROUP BY visitor_id;
 
--- a meeting's touches: the visitor's first touch and last visit at or before booked_at
+-- a meeting's touches: the visitor's first touch and last visit at or before booked_at (two at one
+-- instant: the greater visit_id)
 CREATE OR REPLACE TEMP TABLE meeting_touch AS
 WITH m AS (
     SELECT meeting_id, visitor_id, booked FROM meetings WHERE visitor_id IS NOT NULL
 ), v AS (
-    SELECT visitor_id, ts, channel FROM visits
-    WHERE visitor_id IN (SELECT visitor_id FROM m)
+    SELECT visitor_id, ts, arg_max(channel, visit_id) AS channel FROM visits
+    WHERE visitor_id IN (SELECT visitor_id FROM m) GROUP BY visitor_id, ts
 ), last_touch AS (
     SELECT m.meeting_id, v.channel AS ltc
     FROM m ASOF JOIN v ON v.visitor_id = m.visitor_id AND m.booked >= v.ts
@@ -250,10 +252,8 @@ FROM m LEFT JOIN first_touch AS f USING (visitor_id) LEFT JOIN last_touch AS l U
 -- cohorts: each later event credited to the closest preceding event of the stage before -----------
 -- (the latest one at or before it with the same link: an ASOF join, then the window). Two
 -- activities of one account at the same instant (the sample data has such pairs): the email before
--- the call, then the greater id, i.e. the last in the order (time, account, source, id). The
--- pipeline's compiled cohort orders only by (time, account): its choice among such ties is left to
--- DuckDB's sort, which in practice keeps that input order (calls, then emails, by id); the SQL
--- does not guarantee it.
+-- the call, then the greater id, i.e. the last in the order (time, account, source, id), as the
+-- compiled cohort orders its chains (source position in the definition, then id).
 CREATE OR REPLACE TEMP TABLE cohort_meetings AS
 WITH m AS (
     SELECT meeting_id, booked, account_id FROM meetings

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipelines.db import lit, q
+from pipelines.ingest.contract import ENTITIES
 from pipelines.spec.catalog import CATALOG
 from pipelines.spec.expressions import check_expression
 from pipelines.spec.loader import Definitions
@@ -188,9 +189,12 @@ def _cohort_ctes(
     next_link = stages[1].linked_by
     measure, daily, rollup = _measure(stages[0])
     parts = []
-    for source in stages[0].event_sources:
+    for position, source in enumerate(stages[0].event_sources, start=1):
         entity = CATALOG[source.entity]
         time = source.time or entity.event_time
+        # (source position, id) breaks ties between events at one instant with one link, so the
+        # chain a later event is credited to never depends on how the database sorts equal keys.
+        key = q(ENTITIES[source.entity].id_column)
         conditions = [f"{q(time)} is not null"]
         if source.where:
             conditions.append(f"({check_expression(source.where, list(entity.columns))})")
@@ -199,7 +203,8 @@ def _cohort_ctes(
             f"    select {q(time)} as event_at,\n"
             f"        {{{{ to_reporting_date({lit(q(time))}, {lit(tz)}) }}}} as event_date"
             f"{dim_select},\n"
-            f"        cast({q(next_link)} as varchar) as link_out, {measure} as measure\n"
+            f"        cast({q(next_link)} as varchar) as link_out, {measure} as measure,\n"
+            f"        {position} as source_position, cast({key} as varchar) as source_key\n"
             f"    from {{{{ ref({lit(entity.model)}) }}}}\n    where {' and '.join(conditions)}"
         )
     base = "\n    union all\n".join(parts)
@@ -211,7 +216,8 @@ def _cohort_ctes(
     )
     out.append(
         (
-            f"stage_1_events as (\n    select row_number() over (order by event_at, link_out) "
+            "stage_1_events as (\n    select row_number() over (\n"
+            "        order by event_at, link_out, source_position, source_key) "
             f"as chain_id, *\n    from (\n{base}\n    ) as base_events\n),\n\n"
             f"stage_1_credited as (\n    select chain_id, event_at, event_date, {dim_cols}, "
             f"link_out from stage_1_events\n),\n\n"

@@ -1,21 +1,22 @@
 {#- A table (one row per meeting): read by the meetings and the opportunities marts. -#}
 {{ config(materialized='table') }}
 {#- Every meeting with the touches of the web visitor who asked for it: first touch (their
-    first visit) and last touch (their last visit before the meeting was booked). -#}
+    first visit) and last touch (their last visit before the meeting was booked; ties at one
+    instant: the greater visit_id). -#}
 with meetings as (
     select meeting_id, visitor_id, booked_at from {{ ref('stg_calendar__meetings') }}
     where visitor_id is not null
 ),
 
 visits as (
-    select visitor_id, visited_at, channel, landing_page from {{ ref('stg_web__visits') }}
+    select visitor_id, visit_id, visited_at, channel, landing_page from {{ ref('stg_web__visits') }}
 ),
 
 last_touches as (
     select
         meetings.meeting_id,
-        arg_max(visits.channel, visits.visited_at) as last_touch_channel,
-        arg_max(visits.landing_page, visits.visited_at) as last_touch_landing_page
+        arg_max(visits.channel, (visits.visited_at, visits.visit_id)) as last_touch_channel,
+        arg_max(visits.landing_page, (visits.visited_at, visits.visit_id)) as last_touch_landing_page
     from meetings
     inner join visits
         on visits.visitor_id = meetings.visitor_id and visits.visited_at <= meetings.booked_at

@@ -6,11 +6,13 @@
 with
 
 stage_1_events as (
-    select row_number() over (order by event_at, link_out) as chain_id, *
+    select row_number() over (
+        order by event_at, link_out, source_position, source_key) as chain_id, *
     from (
     select "visited_at" as event_at,
         {{ to_reporting_date('"visited_at"', 'Europe/Oslo') }} as event_date, 'all' as "dim_all", cast("first_touch_channel" as varchar) as "dim_first_touch_channel",
-        cast("visitor_id" as varchar) as link_out, cast("visitor_id" as varchar) as measure
+        cast("visitor_id" as varchar) as link_out, cast("visitor_id" as varchar) as measure,
+        1 as source_position, cast("visit_id" as varchar) as source_key
     from {{ ref('web_visits') }}
     where "visited_at" is not null
     ) as base_events

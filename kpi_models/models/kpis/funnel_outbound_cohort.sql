@@ -6,17 +6,20 @@
 with
 
 stage_1_events as (
-    select row_number() over (order by event_at, link_out) as chain_id, *
+    select row_number() over (
+        order by event_at, link_out, source_position, source_key) as chain_id, *
     from (
     select "started_at" as event_at,
         {{ to_reporting_date('"started_at"', 'Europe/Oslo') }} as event_date, 'all' as "dim_all", cast("team" as varchar) as "dim_team", cast("rep_id" as varchar) as "dim_rep",
-        cast("account_id" as varchar) as link_out, 1 as measure
+        cast("account_id" as varchar) as link_out, 1 as measure,
+        1 as source_position, cast("call_id" as varchar) as source_key
     from {{ ref('calls') }}
     where "started_at" is not null and ("direction" = 'outbound' AND NOT "account_id" IS NULL)
     union all
     select "sent_at" as event_at,
         {{ to_reporting_date('"sent_at"', 'Europe/Oslo') }} as event_date, 'all' as "dim_all", cast("team" as varchar) as "dim_team", cast("rep_id" as varchar) as "dim_rep",
-        cast("account_id" as varchar) as link_out, 1 as measure
+        cast("account_id" as varchar) as link_out, 1 as measure,
+        2 as source_position, cast("email_id" as varchar) as source_key
     from {{ ref('emails') }}
     where "sent_at" is not null and (NOT "account_id" IS NULL)
     ) as base_events
