@@ -217,7 +217,7 @@ WITH t AS (
         AND opt_id_ok(account_id) AS ok
     FROM t
 ), kept AS (
-    SELECT arg_max({'ts': ts, 'visitor_id': visitor_id, 'channel': channel,
+    SELECT visit_id, arg_max({'ts': ts, 'visitor_id': visitor_id, 'channel': channel,
                     'landing_page': landing_page}, f * 1099511627776 + r)
         FILTER (WHERE ok AND ts_ok(ts)) AS k
     FROM typed GROUP BY visit_id
