@@ -216,11 +216,12 @@ def _cohort_ctes(
     )
     out.append(
         (
-            "stage_1_events as (\n    select row_number() over (\n"
-            "        order by event_at, link_out, source_position, source_key) "
-            f"as chain_id, *\n    from (\n{base}\n    ) as base_events\n),\n\n"
-            f"stage_1_credited as (\n    select chain_id, event_at, event_date, {dim_cols}, "
-            f"link_out from stage_1_events\n),\n\n"
+            f"stage_1_events as (\n    select *\n    from (\n{base}\n    ) as base_events\n),\n\n"
+            # A chain is named by its first event, (time, link, source position, id): unique, and
+            # ordered without numbering (and so sorting) every first-stage event.
+            "stage_1_credited as (\n    select event_at as chain_at, link_out as chain_link, "
+            "source_position as chain_position, source_key as chain_key,\n"
+            f"        event_at, event_date, {dim_cols}, link_out from stage_1_events\n),\n\n"
             f"stage_1_daily as (\n    {reduce}\n)",
             _distinct_rollup_cte("stage_1", dims, _grains(defs, funnel), incremental=False)
             if daily is None
@@ -258,14 +259,15 @@ def _cohort_ctes(
                 f"    from {{{{ ref({lit(entity.model)}) }}}}\n"
                 f"    where {' and '.join(conditions)}\n),\n\n"
                 f"stage_{k}_credited as (\n"
-                f"    select b.chain_id, e.event_at, b.event_date, {base_dims}, e.link_out, "
-                f"e.value_measure\n"
+                f"    select b.chain_at, b.chain_link, b.chain_position, b.chain_key,\n"
+                f"        e.event_at, b.event_date, {base_dims}, e.link_out, e.value_measure\n"
                 f"    from stage_{k}_events as e\n"
                 f"    inner join stage_{k - 1}_credited as b\n"
                 f"        on b.link_out = e.link_in and e.event_at >= b.event_at\n"
                 f"        and e.event_at <= b.event_at + interval {stage.within_days} day\n"
                 f"    qualify row_number() over (\n"
-                f"        partition by e.event_id order by b.event_at desc, b.chain_id desc) = 1\n"
+                f"        partition by e.event_id order by b.event_at desc, b.chain_at desc,\n"
+                f"            b.chain_link desc, b.chain_position desc, b.chain_key desc) = 1\n"
                 f"),\n\n"
                 f"stage_{k}_daily as (\n"
                 f"    select event_date, {dim_cols}, count(*) as measure\n"

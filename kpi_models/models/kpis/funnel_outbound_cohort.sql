@@ -6,8 +6,7 @@
 with
 
 stage_1_events as (
-    select row_number() over (
-        order by event_at, link_out, source_position, source_key) as chain_id, *
+    select *
     from (
     select "started_at" as event_at,
         {{ to_reporting_date('"started_at"', 'Europe/Oslo') }} as event_date, 'all' as "dim_all", cast("team" as varchar) as "dim_team", cast("rep_id" as varchar) as "dim_rep",
@@ -26,7 +25,8 @@ stage_1_events as (
 ),
 
 stage_1_credited as (
-    select chain_id, event_at, event_date, "dim_all", "dim_team", "dim_rep", link_out from stage_1_events
+    select event_at as chain_at, link_out as chain_link, source_position as chain_position, source_key as chain_key,
+        event_at, event_date, "dim_all", "dim_team", "dim_rep", link_out from stage_1_events
 ),
 
 stage_1_daily as (
@@ -42,13 +42,15 @@ stage_2_events as (
 ),
 
 stage_2_credited as (
-    select b.chain_id, e.event_at, b.event_date, b."dim_all", b."dim_team", b."dim_rep", e.link_out, e.value_measure
+    select b.chain_at, b.chain_link, b.chain_position, b.chain_key,
+        e.event_at, b.event_date, b."dim_all", b."dim_team", b."dim_rep", e.link_out, e.value_measure
     from stage_2_events as e
     inner join stage_1_credited as b
         on b.link_out = e.link_in and e.event_at >= b.event_at
         and e.event_at <= b.event_at + interval 30 day
     qualify row_number() over (
-        partition by e.event_id order by b.event_at desc, b.chain_id desc) = 1
+        partition by e.event_id order by b.event_at desc, b.chain_at desc,
+            b.chain_link desc, b.chain_position desc, b.chain_key desc) = 1
 ),
 
 stage_2_daily as (
@@ -65,13 +67,15 @@ stage_3_events as (
 ),
 
 stage_3_credited as (
-    select b.chain_id, e.event_at, b.event_date, b."dim_all", b."dim_team", b."dim_rep", e.link_out, e.value_measure
+    select b.chain_at, b.chain_link, b.chain_position, b.chain_key,
+        e.event_at, b.event_date, b."dim_all", b."dim_team", b."dim_rep", e.link_out, e.value_measure
     from stage_3_events as e
     inner join stage_2_credited as b
         on b.link_out = e.link_in and e.event_at >= b.event_at
         and e.event_at <= b.event_at + interval 180 day
     qualify row_number() over (
-        partition by e.event_id order by b.event_at desc, b.chain_id desc) = 1
+        partition by e.event_id order by b.event_at desc, b.chain_at desc,
+            b.chain_link desc, b.chain_position desc, b.chain_key desc) = 1
 ),
 
 stage_3_daily as (
