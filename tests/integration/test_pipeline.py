@@ -98,6 +98,20 @@ def test_rerun_on_same_files_changes_nothing(pipeline_run):
     assert runs.landing_files.nunique() == 1
 
 
+def test_publish_trusts_tables_whose_checks_passed_on_the_same_content(pipeline_run):
+    """Every KPI table passed its blocking check in the run, unchanged since: publish validates
+    none of them again (the ledger), yet a table edited after its check is validated (below)."""
+    with dagster_instance(pipeline_run.settings) as instance:
+        event = instance.get_latest_materialization_event(PUBLISHED_KEY)
+    metadata = event.asset_materialization.metadata
+    assert metadata["tables_validated_again"].value == 0
+    with duckdb.connect(str(pipeline_run.settings.build_db), read_only=True) as con:
+        passed = {
+            r[0] for r in con.execute("SELECT table_name FROM kpis.kpi_validations").fetchall()
+        }
+    assert {"funnel_factors", "funnel_universal"} <= passed
+
+
 def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
