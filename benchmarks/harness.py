@@ -189,10 +189,18 @@ def _bin(name: str) -> str:
 BENCH_PSEUDONYM_KEY = "funnel-kpi benchmark key: not a secret"
 
 
+# Settings of the caller a benchmark may vary on purpose (e.g. DuckDB's memory limit at SF 10).
+PASSED_SETTINGS = ("KPI_DUCKDB_MEMORY_LIMIT",)
+
+
 def _env() -> dict[str, str]:
     """The environment of every measured command: no DAGSTER_HOME or KPI_* settings of the caller
-    (each run gets its own warehouse), no telemetry."""
-    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME" and not k.startswith("KPI_")}
+    (each run gets its own warehouse) except PASSED_SETTINGS, no telemetry."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k != "DAGSTER_HOME" and (not k.startswith("KPI_") or k in PASSED_SETTINGS)
+    }
     env.update(
         {
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",

@@ -37,15 +37,15 @@ class RunSummary:
     def __str__(self) -> str:
         lines = [f"Loaded from {self.settings.landing}"]
         header = (
-            f"  {'entity':<15}{'files':>7}{'read':>6}{'rows read':>12}{'loaded':>10}"
+            f"  {'entity':<15}{'files':>7}{'read':>6}{'rows read':>14}{'loaded':>14}"
             f"{'rejected':>10}{'re-delivered':>14}"
         )
         lines.append(header)
         for entity, m in self.loads.items():
             lines.append(
                 f"  {entity:<15}{m.get('files', 0):>7}{m.get('files_read', 0):>6}"
-                f"{m.get('rows_read', 0):>12,}"
-                f"{m.get('rows_loaded', 0):>10,}{m.get('rows_rejected', 0):>10,}"
+                f"{m.get('rows_read', 0):>14,}"
+                f"{m.get('rows_loaded', 0):>14,}{m.get('rows_rejected', 0):>10,}"
                 f"{m.get('duplicates', 0):>14,}"
             )
         lines += [f"  warning: {w}" for w in self.warnings]
