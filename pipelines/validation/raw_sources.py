@@ -327,10 +327,16 @@ def _validate_files(
             con.execute(
                 "CREATE TEMP TABLE _visits_per_file_day AS " + visits_per_file_day_sql(timezone)
             )
+        # Rows per file: from the visits-per-day table already built (visited_at is required),
+        # else one grouped count.
+        counted = (
+            "SELECT _source_file, sum(visits) FROM _visits_per_file_day"
+            if entity.name == "web_visits"
+            else f"SELECT _source_file, count(*) FROM raw.{q(entity.name)}"
+        )
         rows = dict(
             con.execute(
-                f"SELECT _source_file, count(*) FROM raw.{q(entity.name)} "
-                "WHERE _source_file IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL",
+                f"{counted} WHERE _source_file IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL",
                 [files],
             ).fetchall()
         )
