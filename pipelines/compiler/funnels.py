@@ -127,26 +127,37 @@ def _distinct_rollup_cte(
 ) -> str:
     """Distinct counts of `<cte>_daily` (event_date, dim_*, measure) at every grain and dimension.
 
-    Exact, and much cheaper than `count(distinct measure)` over the daily rows joined to every
-    grain's periods: the distinct values are first numbered (`<cte>_ids`), so the deduplication
-    hashes integers instead of long strings; then, per grain and dimension, the period start is
-    computed on the rows themselves (no join that multiplies them by the number of grains), each
-    (period, member, value) is kept once and counted. Null values are not counted, as with
-    `count(distinct)`; a period and member whose values are all null has no row (the funnel
-    drops first-stage rows with no count, and a later stage's missing row reads as 0).
+    Exact, without one deduplication of (period, member, value) per grain and dimension (20 passes
+    over the raw rows for four dimensions and five grains, which spilled tens of GB at SF 10). A
+    value counts in a period, under a member, on its first day there: the day whose previous day
+    (for that member and value) is none or lies in an earlier period. So, per dimension, one window
+    gives each (member, value, day) its previous day; the rows are then reduced to
+    (dimension, member, day, previous day) -> how many values, a small table from which every grain
+    is counted. The values are numbered first (`<cte>_ids`) so the window partitions on integers
+    instead of long strings. Null values are not counted, as with `count(distinct)`; a period and
+    member whose values are all null has no row (the funnel drops first-stage rows with no count,
+    and a later stage's missing row reads as 0).
     """
+    days = "\n        union all\n".join(
+        f"        select {lit(d.dimension)} as dimension, member, event_date,\n"
+        f"            lag(event_date) over (partition by member, measure order by event_date)"
+        f" as previous_date\n"
+        f"        from (select distinct {q('dim_' + d.dimension)} as member, measure, event_date "
+        f"from {cte}_keyed) as member_days"
+        for d in dims
+    )
     branches = []
     for grain in grains:
         start = f"{{{{ period_start({lit(grain)}, 'event_date') }}}}"
-        for d in dims:
-            col = q("dim_" + d.dimension)
-            branches.append(
-                f"    select {lit(grain)} as grain, period_start, {lit(d.dimension)} as dimension, "
-                f"member, count(*) as value\n"
-                f"    from (select distinct {start} as period_start, {col} as member, measure "
-                f"from {cte}_keyed) as distinct_values\n"
-                f"    group by period_start, member"
-            )
+        previous = f"{{{{ period_start({lit(grain)}, 'previous_date') }}}}"
+        branches.append(
+            f"    select {lit(grain)} as grain, period_start, dimension, member, sum(value) as value\n"
+            f"    from (\n        select {start} as period_start, {previous} as previous_start,\n"
+            f"            dimension, member, value\n        from {cte}_first_days\n"
+            f"    ) as first_days\n"
+            f"    where previous_start is null or previous_start <> period_start\n"
+            f"    group by period_start, dimension, member"
+        )
     rollup = "\n    union all\n".join(branches)
     if incremental:
         periods = f"{{{{ ref({lit(CHANGED_PERIODS_MODEL)}) }}}}"
@@ -166,6 +177,11 @@ def _distinct_rollup_cte(
         f"    select d.event_date, {dim_cols}, i.measure_id as measure\n"
         f"    from {cte}_daily as d\n"
         f"    inner join {cte}_ids as i on i.measure = d.measure\n"
+        f"),\n\n"
+        f"{cte}_first_days as (\n"
+        f"    select dimension, member, event_date, previous_date, count(*) as value\n"
+        f"    from (\n{days}\n    ) as days\n"
+        f"    group by dimension, member, event_date, previous_date\n"
         f"),\n\n"
         f"{cte} as (\n{rollup}\n)"
     )

@@ -135,87 +135,74 @@ stage_1_keyed as (
     inner join stage_1_ids as i on i.measure = d.measure
 ),
 
+stage_1_first_days as (
+    select dimension, member, event_date, previous_date, count(*) as value
+    from (
+        select 'all' as dimension, member, event_date,
+            lag(event_date) over (partition by member, measure order by event_date) as previous_date
+        from (select distinct "dim_all" as member, measure, event_date from stage_1_keyed) as member_days
+        union all
+        select 'first_touch_channel' as dimension, member, event_date,
+            lag(event_date) over (partition by member, measure order by event_date) as previous_date
+        from (select distinct "dim_first_touch_channel" as member, measure, event_date from stage_1_keyed) as member_days
+        union all
+        select 'last_touch_channel' as dimension, member, event_date,
+            lag(event_date) over (partition by member, measure order by event_date) as previous_date
+        from (select distinct "dim_last_touch_channel" as member, measure, event_date from stage_1_keyed) as member_days
+        union all
+        select 'first_touch_landing_page' as dimension, member, event_date,
+            lag(event_date) over (partition by member, measure order by event_date) as previous_date
+        from (select distinct "dim_first_touch_landing_page" as member, measure, event_date from stage_1_keyed) as member_days
+    ) as days
+    group by dimension, member, event_date, previous_date
+),
+
 stage_1 as (
     select * from (
-    select 'day' as grain, period_start, 'all' as dimension, member, count(*) as value
-    from (select distinct {{ period_start('day', 'event_date') }} as period_start, "dim_all" as member, measure from stage_1_keyed) as distinct_values
-    group by period_start, member
+    select 'day' as grain, period_start, dimension, member, sum(value) as value
+    from (
+        select {{ period_start('day', 'event_date') }} as period_start, {{ period_start('day', 'previous_date') }} as previous_start,
+            dimension, member, value
+        from stage_1_first_days
+    ) as first_days
+    where previous_start is null or previous_start <> period_start
+    group by period_start, dimension, member
     union all
-    select 'day' as grain, period_start, 'first_touch_channel' as dimension, member, count(*) as value
-    from (select distinct {{ period_start('day', 'event_date') }} as period_start, "dim_first_touch_channel" as member, measure from stage_1_keyed) as distinct_values
-    group by period_start, member
+    select 'week' as grain, period_start, dimension, member, sum(value) as value
+    from (
+        select {{ period_start('week', 'event_date') }} as period_start, {{ period_start('week', 'previous_date') }} as previous_start,
+            dimension, member, value
+        from stage_1_first_days
+    ) as first_days
+    where previous_start is null or previous_start <> period_start
+    group by period_start, dimension, member
     union all
-    select 'day' as grain, period_start, 'last_touch_channel' as dimension, member, count(*) as value
-    from (select distinct {{ period_start('day', 'event_date') }} as period_start, "dim_last_touch_channel" as member, measure from stage_1_keyed) as distinct_values
-    group by period_start, member
+    select 'month' as grain, period_start, dimension, member, sum(value) as value
+    from (
+        select {{ period_start('month', 'event_date') }} as period_start, {{ period_start('month', 'previous_date') }} as previous_start,
+            dimension, member, value
+        from stage_1_first_days
+    ) as first_days
+    where previous_start is null or previous_start <> period_start
+    group by period_start, dimension, member
     union all
-    select 'day' as grain, period_start, 'first_touch_landing_page' as dimension, member, count(*) as value
-    from (select distinct {{ period_start('day', 'event_date') }} as period_start, "dim_first_touch_landing_page" as member, measure from stage_1_keyed) as distinct_values
-    group by period_start, member
+    select 'quarter' as grain, period_start, dimension, member, sum(value) as value
+    from (
+        select {{ period_start('quarter', 'event_date') }} as period_start, {{ period_start('quarter', 'previous_date') }} as previous_start,
+            dimension, member, value
+        from stage_1_first_days
+    ) as first_days
+    where previous_start is null or previous_start <> period_start
+    group by period_start, dimension, member
     union all
-    select 'week' as grain, period_start, 'all' as dimension, member, count(*) as value
-    from (select distinct {{ period_start('week', 'event_date') }} as period_start, "dim_all" as member, measure from stage_1_keyed) as distinct_values
-    group by period_start, member
-    union all
-    select 'week' as grain, period_start, 'first_touch_channel' as dimension, member, count(*) as value
-    from (select distinct {{ period_start('week', 'event_date') }} as period_start, "dim_first_touch_channel" as member, measure from stage_1_keyed) as distinct_values
-    group by period_start, member
-    union all
-    select 'week' as grain, period_start, 'last_touch_channel' as dimension, member, count(*) as value
-    from (select distinct {{ period_start('week', 'event_date') }} as period_start, "dim_last_touch_channel" as member, measure from stage_1_keyed) as distinct_values
-    group by period_start, member
-    union all
-    select 'week' as grain, period_start, 'first_touch_landing_page' as dimension, member, count(*) as value
-    from (select distinct {{ period_start('week', 'event_date') }} as period_start, "dim_first_touch_landing_page" as member, measure from stage_1_keyed) as distinct_values
-    group by period_start, member
-    union all
-    select 'month' as grain, period_start, 'all' as dimension, member, count(*) as value
-    from (select distinct {{ period_start('month', 'event_date') }} as period_start, "dim_all" as member, measure from stage_1_keyed) as distinct_values
-    group by period_start, member
-    union all
-    select 'month' as grain, period_start, 'first_touch_channel' as dimension, member, count(*) as value
-    from (select distinct {{ period_start('month', 'event_date') }} as period_start, "dim_first_touch_channel" as member, measure from stage_1_keyed) as distinct_values
-    group by period_start, member
-    union all
-    select 'month' as grain, period_start, 'last_touch_channel' as dimension, member, count(*) as value
-    from (select distinct {{ period_start('month', 'event_date') }} as period_start, "dim_last_touch_channel" as member, measure from stage_1_keyed) as distinct_values
-    group by period_start, member
-    union all
-    select 'month' as grain, period_start, 'first_touch_landing_page' as dimension, member, count(*) as value
-    from (select distinct {{ period_start('month', 'event_date') }} as period_start, "dim_first_touch_landing_page" as member, measure from stage_1_keyed) as distinct_values
-    group by period_start, member
-    union all
-    select 'quarter' as grain, period_start, 'all' as dimension, member, count(*) as value
-    from (select distinct {{ period_start('quarter', 'event_date') }} as period_start, "dim_all" as member, measure from stage_1_keyed) as distinct_values
-    group by period_start, member
-    union all
-    select 'quarter' as grain, period_start, 'first_touch_channel' as dimension, member, count(*) as value
-    from (select distinct {{ period_start('quarter', 'event_date') }} as period_start, "dim_first_touch_channel" as member, measure from stage_1_keyed) as distinct_values
-    group by period_start, member
-    union all
-    select 'quarter' as grain, period_start, 'last_touch_channel' as dimension, member, count(*) as value
-    from (select distinct {{ period_start('quarter', 'event_date') }} as period_start, "dim_last_touch_channel" as member, measure from stage_1_keyed) as distinct_values
-    group by period_start, member
-    union all
-    select 'quarter' as grain, period_start, 'first_touch_landing_page' as dimension, member, count(*) as value
-    from (select distinct {{ period_start('quarter', 'event_date') }} as period_start, "dim_first_touch_landing_page" as member, measure from stage_1_keyed) as distinct_values
-    group by period_start, member
-    union all
-    select 'year' as grain, period_start, 'all' as dimension, member, count(*) as value
-    from (select distinct {{ period_start('year', 'event_date') }} as period_start, "dim_all" as member, measure from stage_1_keyed) as distinct_values
-    group by period_start, member
-    union all
-    select 'year' as grain, period_start, 'first_touch_channel' as dimension, member, count(*) as value
-    from (select distinct {{ period_start('year', 'event_date') }} as period_start, "dim_first_touch_channel" as member, measure from stage_1_keyed) as distinct_values
-    group by period_start, member
-    union all
-    select 'year' as grain, period_start, 'last_touch_channel' as dimension, member, count(*) as value
-    from (select distinct {{ period_start('year', 'event_date') }} as period_start, "dim_last_touch_channel" as member, measure from stage_1_keyed) as distinct_values
-    group by period_start, member
-    union all
-    select 'year' as grain, period_start, 'first_touch_landing_page' as dimension, member, count(*) as value
-    from (select distinct {{ period_start('year', 'event_date') }} as period_start, "dim_first_touch_landing_page" as member, measure from stage_1_keyed) as distinct_values
-    group by period_start, member
+    select 'year' as grain, period_start, dimension, member, sum(value) as value
+    from (
+        select {{ period_start('year', 'event_date') }} as period_start, {{ period_start('year', 'previous_date') }} as previous_start,
+            dimension, member, value
+        from stage_1_first_days
+    ) as first_days
+    where previous_start is null or previous_start <> period_start
+    group by period_start, dimension, member
     ) as all_periods
     {% if is_incremental() %}
     where (grain, period_start) in (select grain, period_start from {{ ref('kpi_changed_periods') }})
