@@ -3,8 +3,9 @@
 dbt decides *which periods* to recompute from the data (pipelines/compiler/incremental.py). Two
 things it cannot see are decided here, before dbt runs:
 
-- the dbt code changed (a YAML definition compiled differently, a macro edited): rows computed by
-  the old code must not survive, so the run is a `--full-refresh`;
+- the dbt code changed (a YAML definition compiled differently, a macro edited), or the pseudonym
+  key did (the incremental web-visit models would mix pseudonyms of two keys): rows computed by
+  the old code or key must not survive, so the run is a `--full-refresh`;
 - an operator asked to recompute a range of days (a backfill): the days go into
   `kpis.kpi_recompute_requests`, which `kpi_changed_days` adds to the changed days.
 
@@ -15,12 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from pathlib import Path
 
 import duckdb
 
 from pipelines.compiler.incremental import RECOMPUTE_REQUESTS_TABLE
 from pipelines.db import table_exists
+from pipelines.privacy import KEY_ENV
 
 SCHEMA = "kpis"
 CODE_TABLE = f"{SCHEMA}.kpi_build_code"
@@ -28,9 +31,12 @@ REQUESTS_TABLE = f"{SCHEMA}.{RECOMPUTE_REQUESTS_TABLE}"
 CODE_PARTS = ("models", "macros", "tests", "dbt_project.yml")
 
 
-def code_version(project_dir: Path) -> str:
-    """A hash of every file that decides what the dbt models compute."""
-    digest = hashlib.sha256()
+def code_version(project_dir: Path, pseudonym_key: str | None = None) -> str:
+    """A hash of every file that decides what the dbt models compute, and of the pseudonym key
+    (default: `KPI_PSEUDONYM_KEY` from the environment) they hash personal values with."""
+    if pseudonym_key is None:
+        pseudonym_key = os.environ.get(KEY_ENV, "")
+    digest = hashlib.sha256(b"pseudonym key\0" + pseudonym_key.encode() + b"\0")
     files: list[Path] = []
     for part in CODE_PARTS:
         path = project_dir / part

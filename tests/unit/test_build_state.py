@@ -59,6 +59,13 @@ def test_code_version_moves_with_models_and_macros_only(project):
     assert build_state.code_version(project) != first
 
 
+def test_code_version_moves_with_the_pseudonym_key(project):
+    """The web-visit models are incremental: a new key must rebuild them whole, not mix pseudonyms."""
+    first = build_state.code_version(project, pseudonym_key="k" * 32)
+    assert build_state.code_version(project, pseudonym_key="k" * 32) == first
+    assert build_state.code_version(project, pseudonym_key="j" * 32) != first
+
+
 def test_a_new_database_or_changed_code_needs_a_full_refresh(project, tmp_path):
     with duckdb.connect(str(tmp_path / "build.duckdb")) as con:
         assert build_state.needs_full_refresh(con, build_state.code_version(project))

@@ -1,9 +1,20 @@
-{#- A table (one row per visitor): read by the web_visits mart and by int_meetings_touches_joined. -#}
-{{ config(materialized='table') }}
-{#- First touch of every web visitor: the channel and landing page of their first visit (two
-    visits at one instant: the smaller visit_id, so both columns come from the same visit). -#}
+{#- A table (one row per visitor): read by the web_visits mart and by int_meetings_touches_joined.
+    Built incrementally: each run recomputes only the visitors whose visits changed
+    (int_web_visitors_changed) from all their visits. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{% if is_incremental() %}delete from {{ this }} where visitor_id in (select visitor_id from {{ ref('int_web_visitors_changed') }}){% endif %}"
+) }}
+-- depends_on: {{ ref('int_web_visitors_changed') }}
+{# First touch of every web visitor: the channel and landing page of their first visit (two
+   visits at one instant: the smaller visit_id, so both columns come from the same visit). #}
 with visits as (
     select * from {{ ref('stg_web__visits') }}
+    {% if is_incremental() -%}
+    where visitor_id in (select visitor_id from {{ ref('int_web_visitors_changed') }})
+    {%- endif %}
 )
 
 select
