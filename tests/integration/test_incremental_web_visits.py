@@ -80,7 +80,7 @@ def changed_visits(tmp_path_factory):
         # April shortened: its first ten visits are gone.
         con.execute(
             f"""COPY (SELECT * FROM read_parquet('{april}') ORDER BY visit_id OFFSET 10)
-            TO '{root / 'april.parquet'}'"""
+            TO '{root / "april.parquet"}'"""
         )
     (root / "april.parquet").replace(april)
     run_pipeline(settings)
