@@ -1,9 +1,10 @@
 """Render a declared funnel as a dbt model (SQL) and the union of all funnels' factors.
 
 The SQL is plain and portable: per stage, events are reduced to one row per local date and
-dimension members, then rolled up to every grain through a small period map; distinct counts are
-counted per grain from the daily rows themselves (each period's distinct values, numbered), so they
-stay exact at every grain. Cross-database pieces go through dbt macros (`to_reporting_date`,
+dimension members, then rolled up to every grain through a small period map; distinct counts count
+each value on its first day in a period (its previous day is none or in an earlier period), so they
+stay exact at every grain; a cohort whose first stage is a period funnel's distinct count reads it
+from that funnel's model. Cross-database pieces go through dbt macros (`to_reporting_date`,
 `period_start` → `dbt.date_trunc`). Identifiers are quoted; filters are sqlglot's rendering of the
 checked expression, never the user's text.
 """
@@ -187,8 +188,58 @@ def _distinct_rollup_cte(
     )
 
 
+def _sources_key(item: Stage | Value) -> tuple:
+    return tuple(
+        (s.entity, s.time or CATALOG[s.entity].event_time, s.where) for s in item.event_sources
+    )
+
+
+def shared_first_stage(defs: Definitions, name: str) -> str | None:
+    """The period funnel whose first-stage counts a cohort funnel can read instead of counting.
+
+    A cohort's first stage counts its events per period like a period funnel does. When it is a
+    distinct count (the expensive kind: distinct web visitors) and a period funnel declares the
+    same first stage (same sources, filters and counted column) for a superset of its dimensions
+    (with the same member expressions) and grains, the cohort selects those counts from that
+    funnel's model instead of counting the visitors again.
+    """
+    funnel = defs.funnels[name]
+    first = funnel.stages[0]
+    if funnel.kind != "cohort" or first.count_distinct is None:
+        return None
+    dims = set(_dimension_columns(defs, funnel))
+    for other_name, other in defs.funnels.items():
+        candidate = other.stages[0]
+        if (
+            other.kind == "period"
+            and candidate.count_distinct == first.count_distinct
+            and _sources_key(candidate) == _sources_key(first)
+            and dims <= set(_dimension_columns(defs, other))
+            and set(_grains(defs, funnel)) <= set(_grains(defs, other))
+        ):
+            return other_name
+    return None
+
+
+def _shared_first_stage_cte(
+    defs: Definitions, funnel: Funnel, dims: list[DimensionColumn], source: str
+) -> str:
+    """`stage_1` read from the period funnel `source` (see `shared_first_stage`)."""
+    other = defs.funnels[source]
+    dimensions = ", ".join(lit(d.dimension) for d in dims)
+    grains = ", ".join(lit(g) for g in _grains(defs, funnel))
+    return (
+        f"stage_1 as (\n"
+        f"    -- the same first stage as funnel `{source}`: its counts, not counted again\n"
+        f"    select grain, period_start, dimension, member, {q(other.stages[0].name)} as value\n"
+        f"    from {{{{ ref({lit(funnel_model_name(source))}) }}}}\n"
+        f"    where dimension in ({dimensions}) and grain in ({grains})\n"
+        f")"
+    )
+
+
 def _cohort_ctes(
-    defs: Definitions, funnel: Funnel, dims: list[DimensionColumn]
+    defs: Definitions, funnel: Funnel, dims: list[DimensionColumn], shared: str | None
 ) -> list[tuple[str, str]]:
     """Follow first-stage events through later stages within their windows.
 
@@ -242,6 +293,14 @@ def _cohort_ctes(
             _distinct_rollup_cte("stage_1", dims, _grains(defs, funnel), incremental=False)
             if daily is None
             else _rollup_cte("stage_1", dims, rollup),
+        )
+        if shared is None
+        else (
+            f"stage_1_events as (\n    select *\n    from (\n{base}\n    ) as base_events\n),\n\n"
+            "stage_1_credited as (\n    select event_at as chain_at, link_out as chain_link, "
+            "source_position as chain_position, source_key as chain_key,\n"
+            f"        event_at, event_date, {dim_cols}, link_out from stage_1_events\n)",
+            _shared_first_stage_cte(defs, funnel, dims, shared),
         )
     )
     for k, stage in enumerate(stages[1:], start=2):
@@ -320,11 +379,13 @@ def render_funnel_model(defs: Definitions, name: str) -> str:
         (f"stage_{i + 1}", s) for i, s in enumerate(funnel.stages)
     ]
     items.append(("value_total", funnel.value))
+    shared = shared_first_stage(defs, name)
     if funnel.kind == "cohort":
-        ctes = _cohort_ctes(defs, funnel, dims)
+        ctes = _cohort_ctes(defs, funnel, dims, shared)
     else:
         ctes = [_stage_ctes(defs, funnel, item, cte, dims) for cte, item in items]
-    dates = "\n    union\n".join(f"    select event_date from {cte}_daily" for cte, _ in items)
+    rolled_up = items[1:] if shared else items  # a shared first stage needs no period map
+    dates = "\n    union\n".join(f"    select event_date from {cte}_daily" for cte, _ in rolled_up)
     periods = period_map_sql(grains)
     keys = "grain, period_start, dimension, member"
     joins = "\n".join(f"left join {cte} using ({keys})" for cte, _ in items[1:])

@@ -178,3 +178,31 @@ def test_filters_are_rerendered_with_quoted_identifiers():
     assert check_expression("status = 'won' and amount > 0", ["status", "amount"]) == (
         '"status" = \'won\' AND "amount" > 0'
     )
+
+
+def test_a_cohort_reads_a_shared_distinct_first_stage_from_its_period_funnel(tmp_path):
+    from pipelines.compiler.funnels import shared_first_stage
+
+    defs = load_definitions(DEFAULT_DEFINITIONS)
+    # inbound_cohort counts distinct visitors exactly as `inbound` does, on a subset of its
+    # dimensions; outbound_cohort's first stage is a plain count (cheap: counted in place)
+    assert shared_first_stage(defs, "inbound_cohort") == "inbound"
+    assert shared_first_stage(defs, "outbound_cohort") is None
+    assert shared_first_stage(defs, "inbound") is None  # period funnels count their own
+
+    folder = tmp_path / "defs"
+    shutil.copytree(DEFAULT_DEFINITIONS, folder)
+    funnels = folder / "funnels.yml"
+    text = funnels.read_text()
+    # a filter on the cohort's visits makes it another stage: counted in place
+    funnels.write_text(
+        text.replace(
+            "      - name: visitors\n        entity: web_visits\n        count_distinct: visitor_id\n"
+            "      - name: meetings_within_30_days",
+            "      - name: visitors\n        entity: web_visits\n        count_distinct: visitor_id\n"
+            "        where: channel = 'paid'\n      - name: meetings_within_30_days",
+        )
+    )
+    changed = load_definitions(folder)
+    assert changed.funnels["inbound_cohort"].stages[0].where == "channel = 'paid'"
+    assert shared_first_stage(changed, "inbound_cohort") is None

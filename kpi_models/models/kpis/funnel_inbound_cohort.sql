@@ -22,10 +22,6 @@ stage_1_credited as (
         event_at, event_date, "dim_all", "dim_first_touch_channel", link_out from stage_1_events
 ),
 
-stage_1_daily as (
-    select distinct event_date, "dim_all", "dim_first_touch_channel", measure from stage_1_events
-),
-
 stage_2_events as (
     select row_number() over (order by "booked_at", "visitor_id") as event_id,
         "booked_at" as event_at, cast("visitor_id" as varchar) as link_in,
@@ -82,8 +78,6 @@ value_total_daily as (
 ),
 
 event_dates as (
-    select event_date from stage_1_daily
-    union
     select event_date from stage_2_daily
     union
     select event_date from stage_3_daily
@@ -103,76 +97,11 @@ periods as (
     select event_date, 'year' as grain, {{ period_start('year', 'event_date') }} as period_start from event_dates
 ),
 
-stage_1_ids as (
-    select measure, row_number() over () as measure_id
-    from (select distinct measure from stage_1_daily where measure is not null) as v
-),
-
-stage_1_keyed as (
-    select d.event_date, d."dim_all", d."dim_first_touch_channel", i.measure_id as measure
-    from stage_1_daily as d
-    inner join stage_1_ids as i on i.measure = d.measure
-),
-
-stage_1_first_days as (
-    select dimension, member, event_date, previous_date, count(*) as value
-    from (
-        select 'all' as dimension, member, event_date,
-            lag(event_date) over (partition by member, measure order by event_date) as previous_date
-        from (select distinct "dim_all" as member, measure, event_date from stage_1_keyed) as member_days
-        union all
-        select 'first_touch_channel' as dimension, member, event_date,
-            lag(event_date) over (partition by member, measure order by event_date) as previous_date
-        from (select distinct "dim_first_touch_channel" as member, measure, event_date from stage_1_keyed) as member_days
-    ) as days
-    group by dimension, member, event_date, previous_date
-),
-
 stage_1 as (
-    select 'day' as grain, period_start, dimension, member, sum(value) as value
-    from (
-        select {{ period_start('day', 'event_date') }} as period_start, {{ period_start('day', 'previous_date') }} as previous_start,
-            dimension, member, value
-        from stage_1_first_days
-    ) as first_days
-    where previous_start is null or previous_start <> period_start
-    group by period_start, dimension, member
-    union all
-    select 'week' as grain, period_start, dimension, member, sum(value) as value
-    from (
-        select {{ period_start('week', 'event_date') }} as period_start, {{ period_start('week', 'previous_date') }} as previous_start,
-            dimension, member, value
-        from stage_1_first_days
-    ) as first_days
-    where previous_start is null or previous_start <> period_start
-    group by period_start, dimension, member
-    union all
-    select 'month' as grain, period_start, dimension, member, sum(value) as value
-    from (
-        select {{ period_start('month', 'event_date') }} as period_start, {{ period_start('month', 'previous_date') }} as previous_start,
-            dimension, member, value
-        from stage_1_first_days
-    ) as first_days
-    where previous_start is null or previous_start <> period_start
-    group by period_start, dimension, member
-    union all
-    select 'quarter' as grain, period_start, dimension, member, sum(value) as value
-    from (
-        select {{ period_start('quarter', 'event_date') }} as period_start, {{ period_start('quarter', 'previous_date') }} as previous_start,
-            dimension, member, value
-        from stage_1_first_days
-    ) as first_days
-    where previous_start is null or previous_start <> period_start
-    group by period_start, dimension, member
-    union all
-    select 'year' as grain, period_start, dimension, member, sum(value) as value
-    from (
-        select {{ period_start('year', 'event_date') }} as period_start, {{ period_start('year', 'previous_date') }} as previous_start,
-            dimension, member, value
-        from stage_1_first_days
-    ) as first_days
-    where previous_start is null or previous_start <> period_start
-    group by period_start, dimension, member
+    -- the same first stage as funnel `inbound`: its counts, not counted again
+    select grain, period_start, dimension, member, "visitors" as value
+    from {{ ref('funnel_inbound') }}
+    where dimension in ('all', 'first_touch_channel') and grain in ('day', 'week', 'month', 'quarter', 'year')
 ),
 
 stage_2 as (
