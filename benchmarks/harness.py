@@ -240,7 +240,7 @@ class Bench:
         _log(
             f"{kind} run {index}: {status} wall {m.wall_s:.1f} s, cpu {m.cpu_s:.1f} s, "
             f"max RSS {m.max_rss_kib / 1024:.0f} MiB, tree RSS {m.tree_rss_kib / 1024:.0f} MiB "
-            f"(load {m.load_before})"
+            f"at {m.tree_peak_at_s:.0f} s, largest {m.tree_peak_largest} (load {m.load_before})"
         )
         self.measurements.setdefault(kind, []).append(m)
         return m

@@ -38,6 +38,8 @@ class Measurement:
     killed_for_memory: bool = False
     load_before: float = 0.0  # 1-minute load average when the command started
     stderr_tail: str = ""
+    tree_peak_at_s: float = 0.0  # when the sampled tree RSS peaked (seconds after the start)
+    tree_peak_largest: str = ""  # the largest process of the tree at that moment
 
     @property
     def cpu_s(self) -> float:
@@ -69,17 +71,26 @@ def _children_map() -> dict[int, list[int]]:
 
 def tree_rss_kib(root: int) -> int:
     """Summed resident memory of `root` and all its descendants, in KiB."""
+    return sum(rss for _, rss in tree_processes(root))
+
+
+def tree_processes(root: int) -> list[tuple[str, int]]:
+    """(short command line, resident KiB) of `root` and each of its descendants."""
     children = _children_map()
-    total, stack = 0, [root]
+    out, stack = [], [root]
     while stack:
         pid = stack.pop()
         stack.extend(children.get(pid, ()))
         try:
             with open(f"/proc/{pid}/statm", "rb") as fh:
-                total += int(fh.read().split()[1]) * PAGE_SIZE
+                rss = int(fh.read().split()[1]) * PAGE_SIZE // 1024
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                args = fh.read().split(b"\0")
         except (OSError, IndexError, ValueError):
             continue
-    return total // 1024
+        name = " ".join(Path(a.decode(errors="replace")).name for a in args[:3] if a)
+        out.append((name, rss))
+    return out
 
 
 class _TreeSampler(threading.Thread):
@@ -87,13 +98,20 @@ class _TreeSampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.cap_kib = pid, cap_kib
         self.peak_kib = 0
+        self.peak_at_s = 0.0  # seconds after the start when the tree's RSS peaked
+        self.peak_largest = ""  # the tree's largest process at that moment, and its RSS
         self.killed = False
         self._stop_event = threading.Event()
 
     def run(self) -> None:
+        started = time.monotonic()
         while not self._stop_event.is_set():
-            rss = tree_rss_kib(self.pid)
-            self.peak_kib = max(self.peak_kib, rss)
+            processes = tree_processes(self.pid)
+            rss = sum(kib for _, kib in processes)
+            if rss > self.peak_kib:
+                self.peak_kib, self.peak_at_s = rss, round(time.monotonic() - started, 1)
+                name, kib = max(processes, key=lambda p: p[1])
+                self.peak_largest = f"{name} ({kib // 1024} MiB)"
             if self.cap_kib and rss > self.cap_kib and not self.killed:
                 self.killed = True
                 with contextlib.suppress(ProcessLookupError):
@@ -185,6 +203,8 @@ def measure(
         sys_s=round(values["sys_s"], 3),
         max_rss_kib=int(values["max_rss_kib"]),
         tree_rss_kib=sampler.peak_kib,
+        tree_peak_at_s=sampler.peak_at_s,
+        tree_peak_largest=sampler.peak_largest,
         method=method,
         killed_for_memory=sampler.killed,
         load_before=round(load_before, 2),

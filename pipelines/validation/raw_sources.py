@@ -316,7 +316,7 @@ def _validate_files(
     checkpoints = {kind: _checkpoint(context, entity.name, kind, suites[kind]) for kind in KINDS}
     out: dict[str, dict[str, Any]] = {f: {"sha256": checksums[f]} for f in files}
     validated: list = []  # GX's identifiers of the results written now: the Data Docs pages to build
-    with duckdb.connect(str(build_db), read_only=True) as con:
+    with duckdb.connect(str(build_db), read_only=True, config=GX_DUCKDB_CONFIG) as con:
         has_reps = bool(
             con.execute(
                 "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' "
@@ -380,6 +380,10 @@ def _validate_files(
 
 # Rows of one great-expectations batch of the contract suite (pandas holds it in memory).
 MAX_BATCH_ROWS = 500_000
+# DuckDB settings of the read-only connection the batches are read through. The batches are small
+# scans, but without a limit DuckDB may keep the blocks of raw.* it read cached, up to 80 % of RAM,
+# in the pipeline's process, beside the pandas frames and GX.
+GX_DUCKDB_CONFIG = {"memory_limit": "1GB"}
 
 
 def _batches(files: list[str], rows: dict[str, int]) -> list[list[str]]:
