@@ -133,3 +133,32 @@ def test_distribution_batches_hold_every_column_their_expectations_name():
         }
         sql = batch_sql(entity, "distribution")
         assert named and all(f'AS "{c}"' in sql or f"AS {c}" in sql for c in named), name
+
+
+def test_a_file_bigger_than_a_batch_is_validated_in_slices_with_one_result(warehouse, monkeypatch):
+    """Pandas never holds more than MAX_BATCH_ROWS rows: the 270 visits of visits.csv are read in
+    slices of 100 lines, and a bad row in two slices is still one unmet expectation, 2 rows."""
+    import pipelines.validation.raw_sources as raw_sources
+
+    monkeypatch.setattr(raw_sources, "MAX_BATCH_ROWS", 100)
+    seen = []
+    original = raw_sources._run
+    monkeypatch.setattr(
+        raw_sources, "_run", lambda cp, frame, name, gx: seen.append((name, len(frame)))
+        or original(cp, frame, name, gx),
+    )  # fmt: skip
+    with duckdb.connect(str(warehouse / "build.duckdb")) as con:
+        con.execute(
+            "UPDATE raw.web_visits SET channel = 'carrier-pigeon' WHERE _source_row IN (50, 250)"
+        )
+    visits = validate(warehouse, "web_visits")
+    contract = [(name, rows) for name, rows in seen if "rows" in name]
+    assert contract == [
+        ("web_visits/visits.csv rows 1–100", 99),  # line 1 is the header
+        ("web_visits/visits.csv rows 101–200", 100),
+        ("web_visits/visits.csv rows 201–271", 71),
+    ]
+    assert unmet(visits["contract"]) == [
+        ("web_visits/visits.csv", "expect_column_values_to_be_in_set", "channel")
+    ]
+    assert visits["contract"].failures[0]["unexpected"] == 2
