@@ -281,28 +281,25 @@ def _cohort_ctes(
         else f"select event_date, {dim_cols}, {daily} as measure from stage_1_events "
         f"group by event_date, {dim_cols}"
     )
-    out.append(
-        (
-            f"stage_1_events as (\n    select *\n    from (\n{base}\n    ) as base_events\n),\n\n"
-            # A chain is named by its first event, (time, link, source position, id): unique, and
-            # ordered without numbering (and so sorting) every first-stage event.
-            "stage_1_credited as (\n    select event_at as chain_at, link_out as chain_link, "
-            "source_position as chain_position, source_key as chain_key,\n"
-            f"        event_at, event_date, {dim_cols}, link_out from stage_1_events\n),\n\n"
-            f"stage_1_daily as (\n    {reduce}\n)",
-            _distinct_rollup_cte("stage_1", dims, _grains(defs, funnel), incremental=False)
-            if daily is None
-            else _rollup_cte("stage_1", dims, rollup),
-        )
-        if shared is None
-        else (
-            f"stage_1_events as (\n    select *\n    from (\n{base}\n    ) as base_events\n),\n\n"
-            "stage_1_credited as (\n    select event_at as chain_at, link_out as chain_link, "
-            "source_position as chain_position, source_key as chain_key,\n"
-            f"        event_at, event_date, {dim_cols}, link_out from stage_1_events\n)",
-            _shared_first_stage_cte(defs, funnel, dims, shared),
-        )
+    events = (
+        f"stage_1_events as (\n    select *\n    from (\n{base}\n    ) as base_events\n),\n\n"
+        # A chain is named by its first event, (time, link, source position, id): unique, and
+        # ordered without numbering (and so sorting) every first-stage event.
+        "stage_1_credited as (\n    select event_at as chain_at, link_out as chain_link, "
+        "source_position as chain_position, source_key as chain_key,\n"
+        f"        event_at, event_date, {dim_cols}, link_out from stage_1_events\n)"
     )
+    if shared is not None:  # the counts come from the period funnel: no daily rows needed
+        out.append((events, _shared_first_stage_cte(defs, funnel, dims, shared)))
+    else:
+        out.append(
+            (
+                f"{events},\n\nstage_1_daily as (\n    {reduce}\n)",
+                _distinct_rollup_cte("stage_1", dims, _grains(defs, funnel), incremental=False)
+                if daily is None
+                else _rollup_cte("stage_1", dims, rollup),
+            )
+        )
     for k, stage in enumerate(stages[1:], start=2):
         source = stage.event_sources[0]
         entity = CATALOG[source.entity]

@@ -342,15 +342,15 @@ def _validate_files(
             ).fetchall()
         )
         big = [f for f in files if rows.get(f, 0) > MAX_BATCH_ROWS]
-        last_rows = dict.fromkeys(files, ALL_ROWS.stop - 1)  # where a file's slices end
-        if big:
-            last_rows.update(
-                con.execute(
-                    f"SELECT _source_file, max(_source_row) FROM raw.{q(entity.name)} "
-                    "WHERE _source_file IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL",
-                    [big],
-                ).fetchall()
-            )
+        last_rows = dict(  # where the slices of each file bigger than a batch end
+            con.execute(
+                f"SELECT _source_file, max(_source_row) FROM raw.{q(entity.name)} "
+                "WHERE _source_file IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL",
+                [big],
+            ).fetchall()
+            if big
+            else []
+        )
 
         def run(kind: str, batch: list[str], lines: range = ALL_ROWS) -> list[dict[str, Any]]:
             if kind == "distribution" and entity.name == "web_visits":
@@ -386,7 +386,11 @@ def _validate_files(
                             out[file][kind] = run(kind, [file]) if rows.get(file) else []
                     continue
                 (file,) = batch
-                slices = _line_slices(last_rows[file]) if kind == "contract" else [ALL_ROWS]
+                slices = (
+                    _line_slices(last_rows[file])
+                    if kind == "contract" and file in last_rows
+                    else [ALL_ROWS]
+                )
                 for lines in slices:
                     out[file][kind] = _merged(out[file][kind], run(kind, batch, lines))
     if validated:  # render this run's results (and the index), not every result ever stored
@@ -432,10 +436,7 @@ def _merged(failures: list[dict[str, Any]], more: list[dict[str, Any]]) -> list[
 
 
 def _line_slices(last_row: int) -> list[range]:
-    """`_source_row` ranges of at most MAX_BATCH_ROWS rows covering a file's rows 1..last_row
-    (one range for a file that fits in a batch)."""
-    if last_row == ALL_ROWS.stop - 1:
-        return [ALL_ROWS]
+    """`_source_row` ranges of at most MAX_BATCH_ROWS rows covering a file's rows 1..last_row."""
     return [
         range(start, min(start + MAX_BATCH_ROWS, last_row + 1))
         for start in range(1, last_row + 1, MAX_BATCH_ROWS)
