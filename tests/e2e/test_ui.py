@@ -176,6 +176,7 @@ def screenshots(sample_root):
 def show(driver, url: str, *texts: str, shot: Path, click: str = "", focus: str = "") -> str:
     """Open `url`, click the element showing `click`, wait until every text is on the page and
     nothing is loading, scroll `focus` into view and save a screenshot; the page's text."""
+    from selenium.common.exceptions import ElementClickInterceptedException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -190,7 +191,10 @@ def show(driver, url: str, *texts: str, shot: Path, click: str = "", focus: str 
         for skip in d.find_elements(By.XPATH, "//button[normalize-space()='Skip']"):
             skip.click()  # the first-visit "Join the Dagster community" dialog
         if not clicked and (targets := with_text(d, click)):
-            targets[0].click()
+            try:
+                targets[0].click()
+            except ElementClickInterceptedException:  # a dialog still closing: next poll
+                return False
             clicked = True
         body = d.find_element(By.TAG_NAME, "body").text
         done = clicked and all(t in body for t in texts) and "Loading" not in body
