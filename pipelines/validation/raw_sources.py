@@ -10,21 +10,24 @@ Two suites per entity, built from the landing contract (`pipelines/ingest/contra
   replies after sends, meetings scheduled after booking, and web-visit volume per day not collapsing
   against the day before.
 
-A distribution batch is one landing file's loaded rows (`raw.<entity>` where `_source_file` is that
-file) read into pandas; web-visit volume is checked per day for the days of the file. The contract
-suite judges rows one by one, so its batches group consecutive files up to MAX_BATCH_ROWS rows (a
-year of daily files is a few GX runs, not hundreds; each costs ~0.4 s CPU of GX overhead) and a
-failing batch is validated again file by file to name the file. Memory is bounded by the batch,
-never by the history. Only files that are new or changed since the last run (SHA-256, from the
-loader's manifest) are validated; earlier results are kept in `<warehouse>/gx/validated_files.json`. GX's
-pandas datasource is used (its SQL datasource fails on DuckDB) and GX is imported only when there is
-something to validate (the import takes seconds). Personal columns reach GX only as 'present' or
-null, so no personal value is ever in a GX result or the Data Docs, written to
-`<warehouse>/gx/uncommitted/data_docs/local_site/index.html`.
+Validation runs on aggregates, in the database: each rule is a *measure*, one number per landing
+file computed by DuckDB over the file's loaded rows (`raw.<entity>` where `_source_file` is that
+file): rows with a required value missing, rows outside an allowed set, repeated ids, the share of
+rows whose rep is known, ... One scan of the new files' rows gives every measure of every file, and
+great-expectations bounds each measure on that frame (a row per file; per file and day for web-visit
+volume), so GX never holds the loaded rows and memory does not grow with the data. A failure names
+the file, the measure, the landing column and how many rows broke the rule (or the share seen).
+Only files that are new or changed since the last run (SHA-256, from the loader's manifest), or
+validated under other suites, are validated; earlier results are kept in
+`<warehouse>/gx/validated_files.json`. GX's pandas datasource is used (its SQL datasource fails on
+DuckDB) and GX is imported only when there is something to validate (the import takes seconds). The
+measures are counts and shares, so no personal value is ever in a GX result or the Data Docs,
+written to `<warehouse>/gx/uncommitted/data_docs/local_site/index.html`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -82,49 +85,170 @@ def data_docs_index(warehouse: Path) -> Path:
     return gx_root(warehouse) / DATA_DOCS
 
 
-# --- Batches ---------------------------------------------------------------------------------
+# --- Measures --------------------------------------------------------------------------------
 
 
-# The columns each entity's distribution suite looks at (the contract suite sees every column).
-DISTRIBUTION_COLUMNS = {
-    "calls": ("duration_seconds",),
-    "emails": ("sent_at", "replied_at"),
-    "meetings": ("booked_at", "scheduled_at"),
-    "opportunities": ("amount",),
-    "reps": ("hired_on", "left_on"),
-}
+@dataclass(frozen=True)
+class Measure:
+    """One number per landing file, computed in DuckDB over the file's loaded rows, that a suite
+    bounds: great-expectations sees a frame of these numbers (one row per file), never the rows."""
+
+    name: str  # the frame's column
+    sql: str  # an aggregate over the file's rows of `raw.<entity>`
+    column: str | None  # the landing column it is about
+    rule: str  # what it stands for, in words (the expectation's `meta.why`)
+    max_value: float | None = 0
+    min_value: float | None = None
+    counts_rows: bool = True  # a number of rows breaking the rule (else a share or ratio)
 
 
-def batch_sql(entity: Entity, kind: str, has_reps: bool = True) -> str:
-    """SELECT of some files' loaded rows (parameters: their names, then the first and last
-    `_source_row` to read), as `kind`'s suite sees them: every column for the contract, only what
-    the distribution expectations need otherwise."""
-    columns = []
-    wanted = DISTRIBUTION_COLUMNS.get(entity.name, ()) if kind == "distribution" else None
+def contract_measures(entity: Entity, now: datetime, columns_off_contract: int) -> list[Measure]:
+    """The landing contract as numbers that must be 0 for each file: rows with a required value
+    missing, a value outside its allowed set, a negative number, a malformed currency, a
+    timestamp in the future, an id repeated; and whether the table's columns are the contract's."""
+    latest = lit((now + timedelta(days=1)).isoformat()) + "::TIMESTAMPTZ"
+    out = [
+        Measure(
+            "columns_off_contract", str(columns_off_contract), None,
+            "the loaded table has exactly the contract's columns", counts_rows=False,
+        ),
+        Measure(
+            f"{entity.id_column}__repeated",
+            f"count({q(entity.id_column)}) - count(DISTINCT {q(entity.id_column)})",
+            entity.id_column, "ids are unique",
+        ),
+    ]  # fmt: skip
     for c in entity.columns:
-        if wanted is not None and c.name not in wanted:
-            continue
-        value = q(c.name)
-        if c.personal:  # never hand a personal value to GX: only whether there is one
-            value = f"CASE WHEN {value} IS NOT NULL THEN 'present' END"
-        columns.append(f"{value} AS {q(c.name)}")
-    if kind == "distribution" and entity.name in REP_ENTITIES:
-        columns.append(
-            "(rep_id IN (SELECT rep_id FROM raw.reps))::INTEGER AS known_rep"
-            if has_reps
-            else "0 AS known_rep"
-        )
-    if kind == "distribution" and entity.name == "opportunities":
-        columns.append("CASE WHEN status = 'won' THEN amount END AS won_amount")
+        v = q(c.name)
+        if c.required:
+            out.append(
+                Measure(f"{c.name}__missing", f"count(*) FILTER ({v} IS NULL)", c.name,
+                        "required value present")
+            )  # fmt: skip
+        if c.kind is Kind.CHOICE:
+            allowed = ", ".join(lit(x) for x in c.choices)
+            out.append(
+                Measure(f"{c.name}__not_allowed", f"count(*) FILTER ({v} NOT IN ({allowed}))",
+                        c.name, f"one of {', '.join(c.choices)}")
+            )  # fmt: skip
+        elif c.kind is Kind.NUMBER:
+            out.append(Measure(f"{c.name}__negative", f"count(*) FILTER ({v} < 0)", c.name, "≥ 0"))
+        elif c.kind is Kind.CURRENCY:
+            out.append(
+                Measure(
+                    f"{c.name}__not_a_code",
+                    f"count(*) FILTER (NOT regexp_full_match({v}, '[A-Z]{{3}}'))",
+                    c.name, "a three-letter upper-case currency code",
+                )
+            )  # fmt: skip
+        elif c.kind is Kind.TIMESTAMP:  # nulls (optional columns) are ignored
+            out.append(
+                Measure(f"{c.name}__in_future", f"count(*) FILTER ({v} > {latest})", c.name,
+                        "not more than a day in the future")
+            )  # fmt: skip
+    if entity.name == "opportunities":
+        out.append(
+            Measure(
+                "closed_at__missing_when_closed",
+                "count(*) FILTER (status IN ('won', 'lost') AND closed_at IS NULL)",
+                "closed_at", "closed_at present when won or lost",
+            )
+        )  # fmt: skip
+    return out
+
+
+def _share(condition: str, of: str = "true") -> str:
+    """The share of the rows meeting `of` that also meet `condition` (NULL when none meet `of`)."""
+    return f"count(*) FILTER (({of}) AND ({condition})) / nullif(count(*) FILTER ({of}), 0)"
+
+
+def distribution_measures(entity: Entity, has_reps: bool = True) -> list[Measure]:
+    """What a data engineer watches, per file: shares that must stay small (or large)."""
+    out = []
+    if entity.name in REP_ENTITIES:
+        known = "rep_id IN (SELECT rep_id FROM raw.reps)" if has_reps else "false"
+        out.append(
+            Measure(
+                "known_rep_share", _share(known), "rep_id",
+                f"share of {entity.name} whose rep is in reps", max_value=1,
+                min_value=MIN_KNOWN_REP_SHARE, counts_rows=False,
+            )
+        )  # fmt: skip
+    if entity.name == "calls":
+        out.append(
+            Measure(
+                "duration_seconds__over_max_share",
+                _share(f"duration_seconds > {MAX_CALL_SECONDS}", "duration_seconds IS NOT NULL"),
+                "duration_seconds", f"at most 1 % of calls longer than {MAX_CALL_SECONDS} s",
+                max_value=0.01, counts_rows=False,
+            )
+        )  # fmt: skip
+    if entity.name == "emails":
+        out.append(
+            Measure(
+                "replied_at__before_sent_share",
+                _share("replied_at < sent_at", "replied_at IS NOT NULL AND sent_at IS NOT NULL"),
+                "replied_at", "at most 1 % of replies before their email was sent",
+                max_value=0.01, counts_rows=False,
+            )
+        )  # fmt: skip
+    if entity.name == "meetings":
+        out.append(
+            Measure(
+                "scheduled_at__before_booked_share",
+                _share("scheduled_at < booked_at",
+                       "scheduled_at IS NOT NULL AND booked_at IS NOT NULL"),
+                "scheduled_at", "at most 5 % of meetings scheduled before they were booked",
+                max_value=0.05, counts_rows=False,
+            )
+        )  # fmt: skip
+    if entity.name == "opportunities":
+        out.append(
+            Measure(
+                "amount__over_max", f"count(*) FILTER (amount > {MAX_AMOUNT})", "amount",
+                f"no amount above {MAX_AMOUNT:,}",
+            )
+        )  # fmt: skip
+        out.append(
+            Measure(
+                "won_amount__outside_range_share",
+                _share(f"amount NOT BETWEEN 1 AND {MAX_AMOUNT}",
+                       "status = 'won' AND amount IS NOT NULL"),
+                "amount", f"at most 1 % of won deals outside 1 … {MAX_AMOUNT:,}",
+                max_value=0.01, counts_rows=False,
+            )
+        )  # fmt: skip
+    if entity.name == "reps":
+        out.append(
+            Measure(
+                "left_on__before_hired_on", "count(*) FILTER (left_on < hired_on)", "left_on",
+                "no rep leaves before being hired",
+            )
+        )  # fmt: skip
+    if entity.name == "web_visits":
+        out.append(
+            Measure(
+                "day_over_day", "", "visited_at",
+                "visit volume must not collapse day over day (days below the bound)",
+                max_value=None, min_value=MIN_DAY_OVER_DAY,
+            )
+        )  # fmt: skip
+    return out
+
+
+def measures_sql(entity: Entity, measures: list[Measure]) -> str:
+    """One scan of the given files' loaded rows (parameter: their names): a row per file with
+    its number of rows and every measure."""
+    values = ", ".join(f"{m.sql} AS {q(m.name)}" for m in measures)
     return (
-        f"SELECT {', '.join(columns)} FROM raw.{q(entity.name)} "
-        "WHERE _source_file IN (SELECT unnest(?::VARCHAR[])) AND _source_row BETWEEN ? AND ?"
+        f"SELECT _source_file AS file, count(*) AS rows, {values} FROM raw.{q(entity.name)} "
+        "WHERE _source_file IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL ORDER BY file"
     )
 
 
 def visits_per_file_day_sql(timezone: str) -> str:
     """Visits per landing file and reporting-zone day: one scan of raw.web_visits, small result
-    (kept as the temp table `_visits_per_file_day` that `daily_visits_sql` reads per batch)."""
+    (kept as the temp table `_visits_per_file_day` that `daily_visits_sql` reads)."""
     day = f"CAST(timezone({lit(timezone)}, visited_at) AS DATE)"
     return (
         f"SELECT _source_file, {day} AS day, count(*) AS visits FROM raw.web_visits "
@@ -132,9 +256,10 @@ def visits_per_file_day_sql(timezone: str) -> str:
     )
 
 
-def daily_visits_sql(timezone: str) -> str:
-    """Visits per reporting-zone day of some files (parameter: their names), and the day before's.
-    Reads `_visits_per_file_day` (visits_per_file_day_sql); `timezone` is applied there."""
+def daily_visits_sql() -> str:
+    """Per file of some files (parameter: their names) and day it has visits on: that day's
+    visits over every file, the day before's, and their ratio (`day_over_day`, NULL when the day
+    before has no visits at all)."""
     return """
         WITH days AS (
             SELECT day, sum(visits) AS visits FROM _visits_per_file_day GROUP BY ALL
@@ -143,99 +268,35 @@ def daily_visits_sql(timezone: str) -> str:
                 lag(day) OVER (ORDER BY day) AS day_before
             FROM days
         )
-        SELECT day, visits, visits_day_before,
-            CASE WHEN day_before = day - 1 THEN visits / visits_day_before END AS day_over_day
-        FROM ratios
-        WHERE day IN (
-            SELECT day FROM _visits_per_file_day
-            WHERE _source_file IN (SELECT unnest(?::VARCHAR[]))
-        )
-        ORDER BY day
+        SELECT f._source_file AS file, r.day, r.visits, r.visits_day_before,
+            CASE WHEN r.day_before = r.day - 1 THEN r.visits / r.visits_day_before END
+                AS day_over_day
+        FROM ratios r JOIN _visits_per_file_day f ON f.day = r.day
+        WHERE f._source_file IN (SELECT unnest(?::VARCHAR[]))
+        ORDER BY file, day
     """
 
 
-# --- Expectations ----------------------------------------------------------------------------
-
-
-def contract_expectations(entity: Entity, now: datetime) -> list:
+def _expectations(measures: list[Measure]) -> list:
     import great_expectations.expectations as gxe
 
-    out = [gxe.ExpectTableColumnsToMatchSet(column_set=list(entity.column_names), exact_match=True)]
-    out.append(gxe.ExpectColumnValuesToBeUnique(column=entity.id_column))
-    for c in entity.columns:
-        if c.required:
-            out.append(gxe.ExpectColumnValuesToNotBeNull(column=c.name))
-        if c.kind is Kind.CHOICE:
-            out.append(gxe.ExpectColumnValuesToBeInSet(column=c.name, value_set=list(c.choices)))
-        elif c.kind is Kind.NUMBER:
-            out.append(gxe.ExpectColumnValuesToBeBetween(column=c.name, min_value=0))
-        elif c.kind is Kind.CURRENCY:
-            out.append(gxe.ExpectColumnValuesToMatchRegex(column=c.name, regex=r"^[A-Z]{3}$"))
-        elif c.kind is Kind.TIMESTAMP:  # nulls (optional columns) are ignored
-            latest = now + timedelta(days=1)
-            out.append(gxe.ExpectColumnValuesToBeBetween(column=c.name, max_value=latest))
-    if entity.name == "opportunities":
-        out.append(
-            gxe.ExpectColumnValuesToNotBeNull(
-                column="closed_at", row_condition='status in ["won", "lost"]',
-                condition_parser="pandas",
-            )
-        )  # fmt: skip
-    return out
+    return [
+        gxe.ExpectColumnValuesToBeBetween(
+            column=m.name, min_value=m.min_value, max_value=m.max_value,
+            meta={"why": m.rule, "column": m.column},
+        )
+        for m in measures
+    ]  # fmt: skip
 
 
-def distribution_expectations(entity: Entity) -> list:
-    import great_expectations.expectations as gxe
-
-    out = []
-    if entity.name in REP_ENTITIES:
-        out.append(
-            gxe.ExpectColumnMeanToBeBetween(
-                column="known_rep", min_value=MIN_KNOWN_REP_SHARE, max_value=1,
-                meta={"why": f"share of {entity.name} whose rep is in reps"},
-            )
-        )  # fmt: skip
-    if entity.name == "calls":
-        out.append(
-            gxe.ExpectColumnValuesToBeBetween(
-                column="duration_seconds", max_value=MAX_CALL_SECONDS, mostly=0.99
-            )
-        )
-    if entity.name == "emails":
-        out.append(
-            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A="replied_at", column_B="sent_at", or_equal=True,
-                ignore_row_if="either_value_is_missing", mostly=0.99,
-            )
-        )  # fmt: skip
-    if entity.name == "meetings":
-        out.append(
-            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A="scheduled_at", column_B="booked_at", or_equal=True, mostly=0.95
-            )
-        )
-    if entity.name == "opportunities":
-        out.append(gxe.ExpectColumnValuesToBeBetween(column="amount", max_value=MAX_AMOUNT))
-        out.append(
-            gxe.ExpectColumnValuesToBeBetween(
-                column="won_amount", min_value=1, max_value=MAX_AMOUNT, mostly=0.99
-            )
-        )
-    if entity.name == "reps":
-        out.append(
-            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A="left_on", column_B="hired_on", or_equal=True,
-                ignore_row_if="either_value_is_missing",
-            )
-        )  # fmt: skip
-    if entity.name == "web_visits":
-        out.append(
-            gxe.ExpectColumnValuesToBeBetween(
-                column="day_over_day", min_value=MIN_DAY_OVER_DAY,
-                meta={"why": "visit volume must not collapse day over day"},
-            )
-        )  # fmt: skip
-    return out
+def suites_signature(entity: Entity) -> str:
+    """A hash of what the suites check: a file validated under other suites is validated again."""
+    now = datetime(2000, 1, 1, tzinfo=UTC)
+    parts = [
+        (m.name, m.sql, m.min_value, m.max_value)
+        for m in contract_measures(entity, now, 0) + distribution_measures(entity)
+    ]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
 
 
 # --- Running ---------------------------------------------------------------------------------
@@ -263,11 +324,19 @@ def validate_raw_entity(
     state = _load_state(root)
     files = dict(landing_files(landing, entity_name))
     checksums = _checksums(build_db, landing, entity_name, files)
+    signature = suites_signature(entity)
     known = state.get(entity_name, {})
-    new = [f for f in files if known.get(f, {}).get("sha256") != checksums[f]]
+    new = [
+        f
+        for f in files
+        if (known.get(f, {}).get("sha256"), known.get(f, {}).get("suites"))
+        != (checksums[f], signature)
+    ]
     results = {f: known[f] for f in files if f not in new}
     if new:
         results.update(_validate_files(build_db, root, entity, new, checksums, timezone))
+        for f in new:
+            results[f]["suites"] = signature
     state[entity_name] = results
     _save_state(root, state)
     outcomes = {}
@@ -306,149 +375,67 @@ def _validate_files(
     build_db: Path, root: Path, entity: Entity, files: list[str], checksums: dict[str, str],
     timezone: str,
 ) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Both suites on `files`: the measures of every file in one scan of their loaded rows, then
+    one great-expectations run per suite over the frame of those numbers (a row per file)."""
     import great_expectations as gx
 
     context = _context(root)
     now = datetime.now(UTC)
-    suites = {
-        "contract": contract_expectations(entity, now),
-        "distribution": distribution_expectations(entity),
-    }
-    checkpoints = {kind: _checkpoint(context, entity.name, kind, suites[kind]) for kind in KINDS}
     out: dict[str, dict[str, Any]] = {f: {"sha256": checksums[f]} for f in files}
     validated: list = []  # GX's identifiers of the results written now: the Data Docs pages to build
     with duckdb.connect(str(build_db), read_only=True, config=GX_DUCKDB_CONFIG) as con:
-        has_reps = bool(
-            con.execute(
-                "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' "
-                "AND table_name = 'reps'"
-            ).fetchall()[0][0]
-        )
-        if entity.name == "web_visits":  # one scan for every file's days (temp: read-only is fine)
+        has_reps = table_exists(con, "raw", "reps")
+        measures = {
+            "contract": contract_measures(entity, now, _columns_off_contract(con, entity)),
+            "distribution": distribution_measures(entity, has_reps),
+        }
+        per_file = [m for m in measures["contract"] + measures["distribution"] if m.sql]
+        frame = con.sql(measures_sql(entity, per_file), params=[files]).to_arrow_table().to_pandas()
+        frames = {
+            kind: frame[["file", "rows"] + [m.name for m in measures[kind] if m.sql]]
+            for kind in KINDS
+        }
+        if entity.name == "web_visits":  # volume per day: one scan of every file's days
             con.execute(
                 "CREATE TEMP TABLE _visits_per_file_day AS " + visits_per_file_day_sql(timezone)
             )
-        # Rows per file: from the visits-per-day table already built (visited_at is required),
-        # else one grouped count.
-        counted = (
-            "SELECT _source_file, sum(visits) FROM _visits_per_file_day"
-            if entity.name == "web_visits"
-            else f"SELECT _source_file, count(*) FROM raw.{q(entity.name)}"
-        )
-        rows = dict(
-            con.execute(
-                f"{counted} WHERE _source_file IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL",
-                [files],
-            ).fetchall()
-        )
-        big = [f for f in files if rows.get(f, 0) > MAX_BATCH_ROWS]
-        last_rows = dict(  # where the slices of each file bigger than a batch end
-            con.execute(
-                f"SELECT _source_file, max(_source_row) FROM raw.{q(entity.name)} "
-                "WHERE _source_file IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL",
-                [big],
-            ).fetchall()
-            if big
-            else []
-        )
-
-        def run(kind: str, batch: list[str], lines: range = ALL_ROWS) -> list[dict[str, Any]]:
-            if kind == "distribution" and entity.name == "web_visits":
-                sql, params = daily_visits_sql(timezone), [batch]
-            else:
-                sql = batch_sql(entity, kind, has_reps)
-                params = [batch, lines.start, lines.stop - 1]
-            # through Arrow: ~2.5x less CPU than .df() for the same pandas frame (same dtypes)
-            frame = con.sql(sql, params=params).to_arrow_table().to_pandas()
-            if frame.empty or not suites[kind]:
-                return []
-            failures, identifiers = _run(checkpoints[kind], frame, _batch_name(batch, lines), gx)
-            validated.extend(identifiers)
-            return failures
-
-        for kind in KINDS:
-            for file in files:
-                out[file][f"{kind}_expectations"] = len(suites[kind]) if rows.get(file) else 0
-                out[file][kind] = []
-            # The contract suite checks every row on its own (and ids are unique across files), so
-            # a batch of files passes exactly when each file does: validate many files at once and
-            # go file by file only to name the file of a failure. The distribution suite judges a
-            # file as a whole (shares, means, day-over-day volume): one batch per file.
-            # A file of more than MAX_BATCH_ROWS rows is validated in slices of its lines, so
-            # pandas never holds more than a batch (a month of web visits at SF 10 is 4 M rows).
-            batches = _batches(files, rows) if kind == "contract" else [[f] for f in files]
-            for batch in batches:
-                if not any(rows.get(f) for f in batch):
-                    continue
-                if len(batch) > 1:
-                    if run(kind, batch):
-                        for file in batch:
-                            out[file][kind] = run(kind, [file]) if rows.get(file) else []
-                    continue
-                (file,) = batch
-                slices = (
-                    _line_slices(last_rows[file])
-                    if kind == "contract" and file in last_rows
-                    else [ALL_ROWS]
-                )
-                for lines in slices:
-                    out[file][kind] = _merged(out[file][kind], run(kind, batch, lines))
+            frames["distribution"] = (
+                con.sql(daily_visits_sql(), params=[files]).to_arrow_table().to_pandas()
+            )
+    rows = dict(zip(frame["file"], frame["rows"], strict=True))
+    for kind in KINDS:
+        for file in files:
+            out[file][f"{kind}_expectations"] = len(measures[kind]) if rows.get(file) else 0
+            out[file][kind] = []
+        if frame.empty or not measures[kind]:
+            continue
+        checkpoint = _checkpoint(context, entity.name, kind, measures[kind])
+        failures, identifiers = _run(checkpoint, frames[kind], measures[kind], gx)
+        validated.extend(identifiers)
+        for file, failure in failures:
+            out[file][kind].append(failure)
     if validated:  # render this run's results (and the index), not every result ever stored
         context.build_data_docs(resource_identifiers=validated)
     return out
 
 
-# Rows of one great-expectations batch of the contract suite (pandas holds it in memory).
-MAX_BATCH_ROWS = 500_000
-ALL_ROWS = range(0, 2**62)  # `_source_row` bounds that take every row of a file
-# DuckDB settings of the read-only connection the batches are read through. The batches are small
-# scans, but without a limit DuckDB may keep the blocks of raw.* it read cached, up to 80 % of RAM,
-# in the pipeline's process, beside the pandas frames and GX.
+def _columns_off_contract(con: duckdb.DuckDBPyConnection, entity: Entity) -> int:
+    """Contract columns the loaded table lacks plus columns it has beyond the contract (lineage
+    columns aside)."""
+    loaded = {
+        name
+        for (name,) in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'raw' "
+            "AND table_name = ? AND NOT starts_with(column_name, '_')",
+            [entity.name],
+        ).fetchall()
+    }
+    return len(loaded ^ set(entity.column_names))
+
+
+# DuckDB settings of the read-only connection the measures are computed through: without a limit
+# DuckDB may keep the blocks of raw.* it read cached, up to 80 % of RAM, in the pipeline's process.
 GX_DUCKDB_CONFIG = {"memory_limit": "1GB"}
-
-
-def _batches(files: list[str], rows: dict[str, int]) -> list[list[str]]:
-    """Consecutive files grouped into batches of at most MAX_BATCH_ROWS rows (a bigger file alone)."""
-    batches: list[list[str]] = []
-    size = 0
-    for file in files:
-        n = rows.get(file, 0)
-        if not batches or (size + n > MAX_BATCH_ROWS and batches[-1]):
-            batches.append([])
-            size = 0
-        batches[-1].append(file)
-        size += n
-    return batches
-
-
-def _merged(failures: list[dict[str, Any]], more: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One file's unmet expectations from two slices of it: one entry per expectation and column,
-    unexpected rows added up."""
-    out = [dict(f) for f in failures]
-    for failure in more:
-        key = (failure["expectation"], failure["column"])
-        same = next((f for f in out if (f["expectation"], f["column"]) == key), None)
-        if same is None:
-            out.append(dict(failure))
-        elif "unexpected" in failure:
-            same["unexpected"] = same.get("unexpected", 0) + failure["unexpected"]
-    return out
-
-
-def _line_slices(last_row: int) -> list[range]:
-    """`_source_row` ranges of at most MAX_BATCH_ROWS rows covering a file's rows 1..last_row."""
-    return [
-        range(start, min(start + MAX_BATCH_ROWS, last_row + 1))
-        for start in range(1, last_row + 1, MAX_BATCH_ROWS)
-    ]
-
-
-def _batch_name(batch: list[str], lines: range) -> str:
-    if len(batch) > 1:
-        return f"{batch[0]} … {batch[-1]} ({len(batch)} files)"
-    if lines == ALL_ROWS:
-        return batch[0]
-    return f"{batch[0]} rows {lines.start}–{lines.stop - 1}"
 
 
 def _context(root: Path):
@@ -462,7 +449,7 @@ def _context(root: Path):
     return context
 
 
-def _checkpoint(context, entity: str, kind: str, expectations: list):
+def _checkpoint(context, entity: str, kind: str, measures: list[Measure]):
     import great_expectations as gx
 
     name = f"{entity}.{kind}"
@@ -470,47 +457,62 @@ def _checkpoint(context, entity: str, kind: str, expectations: list):
         source = context.data_sources.get("raw")
     except (KeyError, ValueError):
         source = context.data_sources.add_pandas("raw")
-    asset_name = entity if kind == "contract" or entity != "web_visits" else "web_visits_daily"
+    asset_name = (
+        f"{entity} measures per file"
+        if kind == "contract" or entity != "web_visits"
+        else ("web_visits visits per file and day")
+    )
     try:
         asset = source.get_asset(asset_name)
     except LookupError:
         asset = source.add_dataframe_asset(asset_name)
     try:
-        batch = asset.get_batch_definition("landing_file")
+        batch = asset.get_batch_definition("new landing files")
     except KeyError:
-        batch = asset.add_batch_definition_whole_dataframe("landing_file")
-    suite = context.suites.add_or_update(gx.ExpectationSuite(name=name, expectations=expectations))
+        batch = asset.add_batch_definition_whole_dataframe("new landing files")
+    suite = context.suites.add_or_update(
+        gx.ExpectationSuite(name=name, expectations=_expectations(measures))
+    )
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(data=batch, suite=suite, name=name)
     )
     return context.checkpoints.add_or_update(
         gx.Checkpoint(
             name=name, validation_definitions=[definition], actions=[],
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0},
+            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["file"]},
         )
     )  # fmt: skip
 
 
-def _run(checkpoint, frame, name: str, gx) -> tuple[list[dict[str, Any]], list]:
-    """Validate one batch; the unmet expectations, described without any value from the data, and
-    the identifiers of the validation results GX stored."""
-    run_id = gx.RunIdentifier(run_name=name.replace("/", "__"))
+def _run(checkpoint, frame, measures: list[Measure], gx) -> tuple[list[tuple[str, dict]], list]:
+    """Validate one frame of per-file numbers; each unmet expectation as (file, failure), and the
+    identifiers of the validation results GX stored. A failure names the measure, the landing
+    column, and how many rows broke the rule (a count measure), the value seen (a share), or how
+    many of the file's days fell below the bound (visits day over day)."""
+    by_name = {m.name: m for m in measures}
+    run_id = gx.RunIdentifier(run_name=f"{checkpoint.name} {len(frame)} rows")
     result = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=run_id)
-    failures = []
+    failures: list[tuple[str, dict]] = []
     for validation in result.run_results.values():
         for r in validation.results:
             if r.success:
                 continue
-            kwargs = r.expectation_config.kwargs
-            failure = {
-                "expectation": r.expectation_config.type,
-                "column": kwargs.get("column") or kwargs.get("column_A"),
-            }
-            if "unexpected_count" in r.result:
-                failure["unexpected"] = int(r.result["unexpected_count"])
-            elif isinstance(r.result.get("observed_value"), int | float):
-                failure["observed"] = float(r.result["observed_value"])
+            name = r.expectation_config.kwargs.get("column")
+            measure = by_name[name]
+            base = {"expectation": r.expectation_config.type, "column": measure.column,
+                    "measure": name, "rule": measure.rule}  # fmt: skip
             if r.exception_info and r.exception_info.get("raised_exception"):
-                failure["error"] = str(r.exception_info.get("exception_message"))[:200]
-            failures.append(failure)
+                error = str(r.exception_info.get("exception_message"))[:200]
+                failures += [(f, {**base, "error": error}) for f in frame["file"]]
+                continue
+            per_file: dict[str, list[float]] = {}
+            for unexpected in r.result.get("unexpected_index_list") or []:
+                per_file.setdefault(unexpected["file"], []).append(float(unexpected[name]))
+            for file, values in sorted(per_file.items()):
+                if name == "day_over_day":
+                    failures.append((file, {**base, "unexpected": len(values)}))
+                elif measure.counts_rows:
+                    failures.append((file, {**base, "unexpected": int(sum(values))}))
+                else:
+                    failures.append((file, {**base, "observed": values[0]}))
     return failures, list(result.run_results)

@@ -58,7 +58,10 @@ def validate(warehouse, entity):
 
 
 def unmet(outcome):
-    return sorted((f["file"], f["expectation"], f["column"]) for f in outcome.failures)
+    """(file, measure, landing column) of each unmet expectation; GX's expectation on a measure is
+    always that its value lies between bounds."""
+    assert {f["expectation"] for f in outcome.failures} <= {"expect_column_values_to_be_between"}
+    return sorted((f["file"], f["measure"], f["column"]) for f in outcome.failures)
 
 
 def test_suites_per_new_file_with_contract_and_distribution_results(warehouse):
@@ -66,21 +69,23 @@ def test_suites_per_new_file_with_contract_and_distribution_results(warehouse):
     assert calls["contract"].passed, calls["contract"].failures
     assert (calls["contract"].files, calls["contract"].new_files) == (2, 2)
     assert calls["contract"].expectations > 10
-    # February: 1 of 5 calls by a known rep, and two calls longer than four hours.
+    # February: 1 of 5 calls by a known rep, and 4 of 5 calls longer than four hours.
     assert unmet(calls["distribution"]) == [
-        ("calls/2025-02.csv", "expect_column_mean_to_be_between", "known_rep"),
-        ("calls/2025-02.csv", "expect_column_values_to_be_between", "duration_seconds"),
+        ("calls/2025-02.csv", "duration_seconds__over_max_share", "duration_seconds"),
+        ("calls/2025-02.csv", "known_rep_share", "rep_id"),
     ]
+    observed = {f["measure"]: f["observed"] for f in calls["distribution"].failures}
+    assert observed == {"known_rep_share": 1 / 5, "duration_seconds__over_max_share": 4 / 5}
     visits = validate(warehouse, "web_visits")
     assert visits["contract"].passed
     assert unmet(visits["distribution"]) == [
-        ("web_visits/visits.csv", "expect_column_values_to_be_between", "day_over_day")
+        ("web_visits/visits.csv", "day_over_day", "visited_at")
     ]
     assert visits["distribution"].failures[0]["unexpected"] == 1  # 3 March only
     opportunities = validate(warehouse, "opportunities")
     assert unmet(opportunities["distribution"]) == [
-        ("opportunities/o.csv", "expect_column_values_to_be_between", "amount"),
-        ("opportunities/o.csv", "expect_column_values_to_be_between", "won_amount"),
+        ("opportunities/o.csv", "amount__over_max", "amount"),
+        ("opportunities/o.csv", "won_amount__outside_range_share", "amount"),
     ]
     assert validate(warehouse, "reps")["distribution"].passed
 
@@ -113,52 +118,68 @@ def test_the_contract_suite_catches_what_the_loader_should_have_rejected(warehou
         con.execute("UPDATE raw.calls SET direction = 'sideways' WHERE call_id = 'J1'")
     calls = validate(warehouse, "calls")
     assert unmet(calls["contract"]) == [
-        ("calls/2025-01.csv", "expect_column_values_to_be_in_set", "direction")
+        ("calls/2025-01.csv", "direction__not_allowed", "direction")
     ]
     assert calls["contract"].failures[0]["unexpected"] == 1
+    # A repeated id and a required value gone, in two files: each named with its rows.
+    with duckdb.connect(str(warehouse / "build.duckdb")) as con:
+        con.execute("UPDATE raw.calls SET call_id = 'F1' WHERE call_id IN ('F2', 'F3')")
+        con.execute("UPDATE raw.calls SET started_at = NULL WHERE call_id IN ('J2', 'J3', 'J4')")
+    (warehouse / "gx" / "validated_files.json").unlink()  # validate every file again
+    calls = validate(warehouse, "calls")
+    assert unmet(calls["contract"]) == [
+        ("calls/2025-01.csv", "direction__not_allowed", "direction"),
+        ("calls/2025-01.csv", "started_at__missing", "started_at"),
+        ("calls/2025-02.csv", "call_id__repeated", "call_id"),
+    ]
+    assert [f["unexpected"] for f in sorted(calls["contract"].failures, key=unmet_key)] == [1, 3, 2]
 
 
-def test_distribution_batches_hold_every_column_their_expectations_name():
-    from pipelines.ingest.contract import ENTITIES
-    from pipelines.validation.raw_sources import batch_sql, distribution_expectations
-
-    for name, entity in ENTITIES.items():
-        if name == "web_visits":  # judged on visits per day (daily_visits_sql)
-            continue
-        named = {
-            value
-            for expectation in distribution_expectations(entity)
-            for key, value in expectation.dict().items()
-            if key in ("column", "column_A", "column_B") and value
-        }
-        sql = batch_sql(entity, "distribution")
-        assert named and all(f'AS "{c}"' in sql or f"AS {c}" in sql for c in named), name
+def unmet_key(failure):
+    return (failure["file"], failure["measure"])
 
 
-def test_a_file_bigger_than_a_batch_is_validated_in_slices_with_one_result(warehouse, monkeypatch):
-    """Pandas never holds more than MAX_BATCH_ROWS rows: the 270 visits of visits.csv are read in
-    slices of 100 lines, and a bad row in two slices is still one unmet expectation, 2 rows."""
+def test_great_expectations_sees_one_row_per_file_and_no_row_of_data(warehouse, monkeypatch):
+    """The measures are computed in DuckDB: GX gets a frame of numbers per file, whatever the
+    number of rows, and every measure of each suite is one column of it."""
     import pipelines.validation.raw_sources as raw_sources
+    from pipelines.ingest.contract import ENTITIES
 
-    monkeypatch.setattr(raw_sources, "MAX_BATCH_ROWS", 100)
-    seen = []
+    frames = []
     original = raw_sources._run
     monkeypatch.setattr(
-        raw_sources, "_run", lambda cp, frame, name, gx: seen.append((name, len(frame)))
-        or original(cp, frame, name, gx),
+        raw_sources, "_run", lambda cp, frame, measures, gx: frames.append((frame, measures))
+        or original(cp, frame, measures, gx),
     )  # fmt: skip
-    with duckdb.connect(str(warehouse / "build.duckdb")) as con:
-        con.execute(
-            "UPDATE raw.web_visits SET channel = 'carrier-pigeon' WHERE _source_row IN (50, 250)"
-        )
-    visits = validate(warehouse, "web_visits")
-    contract = [(name, rows) for name, rows in seen if "rows" in name]
-    assert contract == [
-        ("web_visits/visits.csv rows 1–100", 99),  # line 1 is the header
-        ("web_visits/visits.csv rows 101–200", 100),
-        ("web_visits/visits.csv rows 201–271", 71),
-    ]
-    assert unmet(visits["contract"]) == [
-        ("web_visits/visits.csv", "expect_column_values_to_be_in_set", "channel")
-    ]
-    assert visits["contract"].failures[0]["unexpected"] == 2
+    validate(warehouse, "calls")
+    (contract, contract_measures), (distribution, _) = frames
+    assert list(contract["file"]) == ["calls/2025-01.csv", "calls/2025-02.csv"]
+    assert list(contract["rows"]) == [5, 5]
+    assert {m.name for m in contract_measures} <= set(contract.columns)
+    assert "contact_id" not in contract.columns and len(distribution) == 2
+    # Every rule of the contract has a measure: each required column, allowed set, number, time.
+    entity = ENTITIES["calls"]
+    names = {m.name for m in contract_measures}
+    for c in entity.columns:
+        assert not c.required or f"{c.name}__missing" in names
+    assert {
+        "direction__not_allowed",
+        "duration_seconds__negative",
+        "started_at__in_future",
+    } <= names
+    # Web visits: the day-over-day frame has a row per file and day, 270 visits over four days.
+    frames.clear()
+    validate(warehouse, "web_visits")
+    days = frames[1][0]
+    assert list(days["visits"]) == [100, 100, 10, 60]
+
+
+def test_new_suites_validate_every_file_again(warehouse, monkeypatch):
+    import pipelines.validation.raw_sources as raw_sources
+
+    assert validate(warehouse, "calls")["contract"].new_files == 2
+    assert validate(warehouse, "calls")["contract"].new_files == 0
+    monkeypatch.setattr(raw_sources, "MAX_CALL_SECONDS", 13 * 3600)  # every call is shorter
+    again = validate(warehouse, "calls")
+    assert again["contract"].new_files == 2
+    assert unmet(again["distribution"]) == [("calls/2025-02.csv", "known_rep_share", "rep_id")]
