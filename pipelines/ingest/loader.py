@@ -2,8 +2,9 @@
 
 Steps, all in DuckDB: read the new or changed files into a text table (`readers`), check them against
 the contract (`checks`), keep every checked row in `raw."<entity>__delivered"`, settle records
-delivered more than once, and update `raw.<entity>`, `raw.rejects` and the file manifest
-`raw.landing_files` in one transaction.
+delivered more than once (the winner of each id is flagged `_winner`), and update the delivered
+rows, `raw.rejects` and the file manifest `raw.landing_files` in one transaction. `raw.<entity>` is
+a view of the delivered rows that won: the rows are written once, not once more as a copy.
 
 The manifest makes a daily load cost what the new files cost: a file whose size and modification
 time match the manifest is not opened; one whose content hash matches is not read again. The
@@ -133,7 +134,26 @@ def raw_table_ddl(entity: Entity) -> str:
 
 
 def delivered_table_ddl(entity: Entity) -> str:
-    return f"{raw_table_ddl(entity)}, _reasons VARCHAR, _raw_record VARCHAR"
+    return f"{raw_table_ddl(entity)}, _reasons VARCHAR, _raw_record VARCHAR, _winner BOOLEAN"
+
+
+def _create_raw_view(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
+    """`raw.<entity>`: the delivered rows that won, with the contract's columns and their lineage
+    (a table of that name, from before the view, is dropped)."""
+    raw = f"{RAW_SCHEMA}.{q(entity.name)}"
+    kind = scalar(
+        con,
+        "SELECT table_type FROM information_schema.tables WHERE table_catalog = "
+        "current_database() AND table_schema = ? AND table_name = ?",
+        [RAW_SCHEMA, entity.name],
+    )
+    if kind == "BASE TABLE":
+        con.execute(f"DROP TABLE {raw}")
+    columns = ", ".join(q(c) for c in entity.column_names)
+    con.execute(
+        f"CREATE OR REPLACE VIEW {raw} AS SELECT {columns}, _source_file, _source_row "
+        f"FROM {delivered_table(entity.name)} WHERE _winner"
+    )
 
 
 def load_entity(
@@ -282,8 +302,16 @@ def _previous_state(
 ) -> dict[str, FileState] | None:
     """The manifest's files of the entity, or None when it must be loaded from scratch (first
     load, or its delivered rows were checked by another contract or in another time zone)."""
-    needed = ("landing_files", entity.name, f"{entity.name}__delivered")
+    needed = ("landing_files", f"{entity.name}__delivered")
     if not all(table_exists(con, RAW_SCHEMA, t) for t in needed):
+        return None
+    flagged = scalar(  # delivered rows of an older loader carry no winner flag: load again
+        con,
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = ? AND table_name = ? AND column_name = '_winner'",
+        [RAW_SCHEMA, f"{entity.name}__delivered"],
+    )
+    if not flagged:
         return None
     rows = con.execute(
         f"SELECT source_file, size_bytes, modified_ns, sha256, hashed_ns, contract_sha256 "
@@ -319,18 +347,18 @@ def _apply(
     full: bool,
 ) -> None:
     """Inside the transaction: swap the delivered rows of the files read or removed, settle again
-    only the ids those rows carry, and replace their winners and rejects.
+    only the ids those rows carry, and move their winner flags and rejects.
 
     A full load settles every valid row just checked: the tables were emptied, so nothing needs
     deleting and no id needs looking up. `files` maps each current file to its place and path."""
     name = entity.name
-    raw, delivered = f"{RAW_SCHEMA}.{q(name)}", delivered_table(name)
+    delivered = delivered_table(name)
     key = q(entity.id_column)
     columns = ", ".join(q(c) for c in entity.column_names)
     ensure_raw_schema(con)
     create = "CREATE OR REPLACE TABLE" if full else "CREATE TABLE IF NOT EXISTS"
     con.execute(f"{create} {delivered} ({delivered_table_ddl(entity)})")
-    con.execute(f"{create} {raw} ({raw_table_ddl(entity)})")
+    _create_raw_view(con, entity)
     if full:
         con.execute(f"DELETE FROM {REJECTS_TABLE} WHERE entity = ?", [name])
         con.execute(f"DELETE FROM {MANIFEST_TABLE} WHERE entity = ?", [name])
@@ -344,7 +372,26 @@ def _apply(
             AND source_file NOT IN (SELECT source_file FROM _gone)""",
         [name],
     )
-    if not full:
+    delivered_columns = f"{columns}, _source_file, _source_row, _reasons, _raw_record"
+    if full:
+        # `_checked` numbers its files exactly as `_files` does (both enumerate the current files).
+        # Settled first, so each row is written once, with its winner flag.
+        winners = _settle_deliveries(con, entity, "(SELECT * FROM _checked WHERE _reasons = '')")
+        if entity.version_column:
+            join = (
+                f"LEFT JOIN (SELECT _source_file, _source_row FROM {winners}) w "
+                "ON c._source_file = w._source_file AND c._source_row = w._source_row"
+            )
+            flag = "w._source_row IS NOT NULL"
+        else:  # the latest delivery of its id: one join with the ids' latest positions
+            join = f"LEFT JOIN _latest l ON c.{key} = l._id"
+            flag = f"coalesce(c._reasons = '' AND {_position('c.')} = l._position, false)"
+        con.execute(
+            f"""INSERT INTO {delivered}
+            SELECT {", ".join("c." + x for x in delivered_columns.split(", "))}, {flag}
+            FROM _checked c {join}"""
+        )
+    else:
         # Only valid rows take part in settling: the ids of valid rows leaving or arriving.
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _affected AS
@@ -364,25 +411,29 @@ def _apply(
         con.execute(
             f"DELETE FROM {delivered} WHERE _source_file IN (SELECT source_file FROM _gone)"
         )
-    con.execute(
-        f"""INSERT INTO {delivered}
-        SELECT {columns}, _source_file, _source_row, _reasons, _raw_record FROM _checked"""
-    )
-    if full:
-        # `_checked` numbers its files exactly as `_files` does (both enumerate the current files).
-        candidates = "(SELECT * FROM _checked WHERE _reasons = '')"
-    else:
-        con.execute(f"DELETE FROM {raw} WHERE {key} IN (SELECT _id FROM _affected)")
+        con.execute(f"INSERT INTO {delivered} SELECT {delivered_columns}, false FROM _checked")
         # Every delivered row of the affected ids, ordered by its file's place among the current
         # files exactly as a load from scratch numbers them.
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _candidates AS
-            SELECT d.*, f.file_index AS _file_index
+            SELECT d.* EXCLUDE (_winner), f.file_index AS _file_index
             FROM {delivered} d JOIN _files f ON d._source_file = f.source_file
             WHERE d._reasons = '' AND d.{key} IN (SELECT _id FROM _affected)"""
         )
-        candidates = "_candidates"
-    winners = _settle_deliveries(con, entity, candidates)
+        winners = _settle_deliveries(con, entity, "_candidates")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _winner_rows AS "
+            f"SELECT _source_file, _source_row FROM {winners}"
+        )
+        con.execute(
+            f"UPDATE {delivered} SET _winner = false "
+            f"WHERE _winner AND {key} IN (SELECT _id FROM _affected)"
+        )
+        con.execute(
+            f"""UPDATE {delivered} SET _winner = true FROM _winner_rows w
+            WHERE {delivered}._source_file = w._source_file
+                AND {delivered}._source_row = w._source_row"""
+        )
     _superseded_records(con, entity, files)
     con.execute(
         f"""INSERT INTO {REJECTS_TABLE}
@@ -393,9 +444,6 @@ def _apply(
         FROM _superseded_records
         ORDER BY 2, 3"""
     )
-    # No ORDER BY: the rows' physical order is not part of the contract (readers sort what they
-    # need), and sorting every row only for it cost more than settling them.
-    con.execute(f"INSERT INTO {raw} SELECT {columns}, _source_file, _source_row FROM {winners}")
 
 
 def _superseded_records(
@@ -474,6 +522,11 @@ def _update_manifest(
     )
 
 
+def _position(prefix: str = "") -> str:
+    """A row's place among all delivered rows (its file's place, then its row): later wins."""
+    return f"({prefix}_file_index::BIGINT << {POSITION_BITS}) + {prefix}_source_row"
+
+
 def _settle_deliveries(con: duckdb.DuckDBPyConnection, entity: Entity, source: str) -> str:
     """Decide which valid row of `source` wins for each id; return a query of the winners.
 
@@ -496,7 +549,7 @@ def _settle_deliveries(con: duckdb.DuckDBPyConnection, entity: Entity, source: s
         return "_kept"
     # The winner of an id is its latest delivery: the one at the latest place (file, then row).
     # Hash aggregates find it; windows run only over the few ids delivered more than once.
-    position = f"(_file_index::BIGINT << {POSITION_BITS}) + _source_row"
+    position = _position()
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _latest AS
         SELECT {key} AS _id, count(*) AS _deliveries, max({position}) AS _position

@@ -115,7 +115,7 @@ def test_only_new_or_changed_files_are_validated(warehouse):
 
 def test_the_contract_suite_catches_what_the_loader_should_have_rejected(warehouse):
     with duckdb.connect(str(warehouse / "build.duckdb")) as con:
-        con.execute("UPDATE raw.calls SET direction = 'sideways' WHERE call_id = 'J1'")
+        con.execute("UPDATE raw.calls__delivered SET direction = 'sideways' WHERE call_id = 'J1'")
     calls = validate(warehouse, "calls")
     assert unmet(calls["contract"]) == [
         ("calls/2025-01.csv", "direction__not_allowed", "direction")
@@ -123,8 +123,10 @@ def test_the_contract_suite_catches_what_the_loader_should_have_rejected(warehou
     assert calls["contract"].failures[0]["unexpected"] == 1
     # A repeated id and a required value gone, in two files: each named with its rows.
     with duckdb.connect(str(warehouse / "build.duckdb")) as con:
-        con.execute("UPDATE raw.calls SET call_id = 'F1' WHERE call_id IN ('F2', 'F3')")
-        con.execute("UPDATE raw.calls SET started_at = NULL WHERE call_id IN ('J2', 'J3', 'J4')")
+        con.execute("UPDATE raw.calls__delivered SET call_id = 'F1' WHERE call_id IN ('F2', 'F3')")
+        con.execute(
+            "UPDATE raw.calls__delivered SET started_at = NULL WHERE call_id IN ('J2', 'J3', 'J4')"
+        )
     (warehouse / "gx" / "validated_files.json").unlink()  # validate every file again
     calls = validate(warehouse, "calls")
     assert unmet(calls["contract"]) == [
