@@ -21,11 +21,17 @@
 {%- endmacro %}
 
 {% macro scrub_contact_details(column) -%}
-    regexp_replace(
-        regexp_replace(
-            {{ column }},
-            '[A-Za-z0-9._%+-]+(@|%40)[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}', '(e-mail)', 'g'
-        ),
-        '(\+|%2[Bb])[0-9][0-9 ().-]{5,}[0-9]', '(phone)', 'g'
-    )
+    {#- Only text with '@', '+' or '%' (as in %40, %2B) can hold an address or a number: the cheap
+        test spares most values the two regular expressions (half the cost of staging visits). -#}
+    case
+        when contains({{ column }}, '@') or contains({{ column }}, '+') or contains({{ column }}, '%')
+        then regexp_replace(
+            regexp_replace(
+                {{ column }},
+                '[A-Za-z0-9._%+-]+(@|%40)[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}', '(e-mail)', 'g'
+            ),
+            '(\+|%2[Bb])[0-9][0-9 ().-]{5,}[0-9]', '(phone)', 'g'
+        )
+        else {{ column }}
+    end
 {%- endmacro %}
