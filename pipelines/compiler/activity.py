@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pipelines.compiler.funnels import period_map_sql
+from pipelines.compiler.funnels import DimensionColumn, distinct_rollup_cte, period_map_sql
 from pipelines.compiler.header import header
 from pipelines.db import lit, q
 from pipelines.spec.catalog import CATALOG
@@ -140,9 +140,36 @@ def render_kpi_model(defs: Definitions, name: str) -> str:
     per_rep = "rep_id" in entity.columns
     rep_expr = "cast(rep_id as varchar)" if per_rep else "cast(null as varchar)"
     dim_cols = ", ".join([q("dim_" + d) for d, _ in dims] + ["rep_key"])
+    distinct_ctes = ""
     if kpi.measure == "count_distinct":
-        daily = f"select distinct event_date, {dim_cols}, measure as numerator from events"
-        num_agg, den_agg = "count(distinct e.numerator)", "count(*)"
+        # Which (day, members, rep) have events, for the rows and the reps per period; the distinct
+        # values per period come from each value's previous day (as the funnels count visitors),
+        # not from one deduplication per grain and dimension.
+        daily = f"select distinct event_date, {dim_cols} from events"
+        rollups = "\n    union all\n".join(
+            f"    select p.grain, p.period_start, {lit(d)} as dimension, e.{q('dim_' + d)} as member,\n"
+            f"        count(distinct e.rep_key) as reps\n"
+            f"    from daily as e\n    inner join periods as p on p.event_date = e.event_date\n"
+            f"    group by p.grain, p.period_start, e.{q('dim_' + d)}"
+            for d, _ in dims
+        )
+        value_dims = ", ".join(q("dim_" + d) for d, _ in dims)
+        distinct_ctes = (
+            f"distinct_values_daily as (\n    select event_date, {value_dims}, measure from events\n),"
+            f"\n\n"
+            + distinct_rollup_cte(
+                "distinct_values", [DimensionColumn(d, expr_) for d, expr_ in dims],
+                list(defs.settings.grains), incremental=False,
+            )
+            + ",\n\nmembers as (\n" + rollups + "\n),\n\n"
+        )  # fmt: skip
+        rollups = (
+            "    select m.grain, m.period_start, m.dimension, m.member,\n"
+            "        coalesce(v.value, 0) as numerator, cast(null as bigint) as denominator, m.reps\n"
+            "    from members as m\n    left join distinct_values as v\n"
+            "        on v.grain = m.grain and v.period_start = m.period_start\n"
+            "        and v.dimension = m.dimension and v.member is not distinct from m.member"
+        )
     else:
         num = "count(*)" if kpi.measure == "count" else "sum(measure)"
         daily = (
@@ -150,14 +177,14 @@ def render_kpi_model(defs: Definitions, name: str) -> str:
             f"    from events\n    group by event_date, {dim_cols}"
         )
         num_agg, den_agg = "sum(e.numerator)", "sum(e.denominator)"
-    rollups = "\n    union all\n".join(
-        f"    select p.grain, p.period_start, {lit(d)} as dimension, e.{q('dim_' + d)} as member,\n"
-        f"        {num_agg} as numerator, {den_agg} as denominator,\n"
-        f"        count(distinct e.rep_key) as reps\n"
-        f"    from daily as e\n    inner join periods as p on p.event_date = e.event_date\n"
-        f"    group by p.grain, p.period_start, e.{q('dim_' + d)}"
-        for d, _ in dims
-    )
+        rollups = "\n    union all\n".join(
+            f"    select p.grain, p.period_start, {lit(d)} as dimension, e.{q('dim_' + d)} as member,\n"
+            f"        {num_agg} as numerator, {den_agg} as denominator,\n"
+            f"        count(distinct e.rep_key) as reps\n"
+            f"    from daily as e\n    inner join periods as p on p.event_date = e.event_date\n"
+            f"    group by p.grain, p.period_start, e.{q('dim_' + d)}"
+            for d, _ in dims
+        )
     # Targets are per rep, so totals and per-working-day values of a team (or everyone) are
     # averages per rep with events in the period; `total` keeps the sum.
     per_rep_divisor = "nullif(reps, 0)" if per_rep else "1"
@@ -190,7 +217,7 @@ periods as (
 {period_map_sql(defs.settings.grains)}
 ),
 
-rolled as (
+{distinct_ctes}rolled as (
 {rollups}
 ),
 

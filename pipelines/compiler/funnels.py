@@ -102,7 +102,7 @@ def _stage_ctes(
         f"{cte}_daily as (\n    {reduce}\n)"
     )
     if daily is None:
-        return daily_ctes, _distinct_rollup_cte(cte, dims, _grains(defs, funnel), incremental=True)
+        return daily_ctes, distinct_rollup_cte(cte, dims, _grains(defs, funnel), incremental=True)
     return daily_ctes, _rollup_cte(cte, dims, rollup)
 
 
@@ -123,7 +123,7 @@ def _grains(defs: Definitions, funnel: Funnel) -> list[str]:
     return list(funnel.grains or defs.settings.grains)
 
 
-def _distinct_rollup_cte(
+def distinct_rollup_cte(
     cte: str, dims: list[DimensionColumn], grains: list[str], *, incremental: bool
 ) -> str:
     """Distinct counts of `<cte>_daily` (event_date, dim_*, measure) at every grain and dimension.
@@ -295,7 +295,7 @@ def _cohort_ctes(
         out.append(
             (
                 f"{events},\n\nstage_1_daily as (\n    {reduce}\n)",
-                _distinct_rollup_cte("stage_1", dims, _grains(defs, funnel), incremental=False)
+                distinct_rollup_cte("stage_1", dims, _grains(defs, funnel), incremental=False)
                 if daily is None
                 else _rollup_cte("stage_1", dims, rollup),
             )

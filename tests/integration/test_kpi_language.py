@@ -67,6 +67,16 @@ MEETINGS = [
 ]
 
 
+def call_contact(rep: str, i: int, connected: int, n: int) -> str:
+    """Connected calls reach one of four contacts per rep again and again (so distinct contacts
+    differ from calls, across days and periods); R5's first connected call has no contact."""
+    if i >= connected:
+        return f"CT{n}"
+    if rep == "R5" and i == 0:
+        return ""
+    return f"CT-{rep}-{i % 4}"
+
+
 def write_landing(root: Path) -> None:
     (root / "reps").mkdir(parents=True)
     lines = ["rep_id,rep_name,team,region,hired_on"]
@@ -80,7 +90,8 @@ def write_landing(root: Path) -> None:
             outcome = "connected" if i < connected else "no_answer"
             # 10:00 local summer time (UTC+2)
             calls.append(
-                f"C{n},{rep},{day}T10:00:00+02:00,{120 if i < connected else 0},outbound,{outcome},CT{n}"
+                f"C{n},{rep},{day}T10:00:00+02:00,{120 if i < connected else 0},outbound,{outcome},"
+                f"{call_contact(rep, i, connected, n)}"
             )
     (root / "calls").mkdir()
     (root / "calls" / "calls.csv").write_text("\n".join(calls) + "\n")
@@ -246,6 +257,47 @@ def test_every_calls_count_row_matches_a_second_computation(warehouse):
         for g, p, m, t in ours.itertuples(index=False)
     )
     assert got == sorted(expected)
+
+
+def test_every_distinct_contacts_row_matches_a_second_computation(warehouse):
+    """`contacts_reached` (count_distinct of contact_id over connected calls): per period and
+    member, the distinct contacts (no contact counts none) divided by the reps with such calls."""
+    ours = query(
+        warehouse,
+        "SELECT grain, period_start, dimension, member, total, reps, value FROM activity_kpis "
+        "WHERE kpi = 'contacts_reached'",
+    )
+    calls = pd.DataFrame(
+        [
+            (rep, REPS[rep], pd.Timestamp(day), call_contact(rep, i, connected, 0) or None)
+            for rep, day, _, connected in CALL_DAYS
+            for i in range(connected)
+        ],
+        columns=["rep", "team", "day", "contact"],
+    )
+    calls["all"] = "all"
+    periods = {
+        "day": calls.day,
+        "week": calls.day - pd.to_timedelta(calls.day.dt.weekday, unit="D"),
+        "month": calls.day.dt.to_period("M").dt.start_time,
+        "quarter": calls.day.dt.to_period("Q").dt.start_time,
+        "year": calls.day.dt.to_period("Y").dt.start_time,
+    }
+    expected = []
+    for grain, start in periods.items():
+        for dimension in ("all", "team", "rep"):
+            groups = calls.assign(period_start=start.dt.date).groupby(["period_start", dimension])
+            for (period, member), rows in groups:
+                contacts, reps = rows.contact.nunique(), rows.rep.nunique()
+                expected.append((grain, period, dimension, member, contacts, reps, contacts / reps))
+    got = sorted(
+        (g, p.date() if hasattr(p, "date") else p, d, m, t, r, v)
+        for g, p, d, m, t, r, v in ours.itertuples(index=False)
+    )
+    assert [row[:6] for row in got] == [row[:6] for row in sorted(expected)]
+    assert [row[6] for row in got] == pytest.approx([row[6] for row in sorted(expected)])
+    # The distinct count is not the number of calls: R2 reached 4 contacts in 27 connected calls.
+    assert ("year", pd.Timestamp("2025-01-01").date(), "rep", "R2", 4, 1) in [r[:6] for r in got]
 
 
 def test_cohort_window_edges(warehouse):

@@ -15,7 +15,7 @@ with events as (
 ),
 
 daily as (
-    select distinct event_date, "dim_all", "dim_team", "dim_rep", rep_key, measure as numerator from events
+    select distinct event_date, "dim_all", "dim_team", "dim_rep", rep_key from events
 ),
 
 event_dates as (
@@ -34,27 +34,113 @@ periods as (
     select event_date, 'year' as grain, {{ period_start('year', 'event_date') }} as period_start from event_dates
 ),
 
-rolled as (
+distinct_values_daily as (
+    select event_date, "dim_all", "dim_team", "dim_rep", measure from events
+),
+
+distinct_values_ids as (
+    select measure, row_number() over () as measure_id
+    from (select distinct measure from distinct_values_daily where measure is not null) as v
+),
+
+distinct_values_keyed as (
+    select d.event_date, d."dim_all", d."dim_team", d."dim_rep", i.measure_id as measure
+    from distinct_values_daily as d
+    inner join distinct_values_ids as i on i.measure = d.measure
+),
+
+distinct_values_first_days as (
+    select dimension, member, event_date, previous_date, count(*) as value
+    from (
+        select 'all' as dimension, member, event_date,
+            lag(event_date) over (partition by member, measure order by event_date) as previous_date
+        from (select distinct "dim_all" as member, measure, event_date from distinct_values_keyed) as member_days
+        union all
+        select 'team' as dimension, member, event_date,
+            lag(event_date) over (partition by member, measure order by event_date) as previous_date
+        from (select distinct "dim_team" as member, measure, event_date from distinct_values_keyed) as member_days
+        union all
+        select 'rep' as dimension, member, event_date,
+            lag(event_date) over (partition by member, measure order by event_date) as previous_date
+        from (select distinct "dim_rep" as member, measure, event_date from distinct_values_keyed) as member_days
+    ) as days
+    group by dimension, member, event_date, previous_date
+),
+
+distinct_values as (
+    select 'day' as grain, period_start, dimension, member, sum(value) as value
+    from (
+        select {{ period_start('day', 'event_date') }} as period_start, {{ period_start('day', 'previous_date') }} as previous_start,
+            dimension, member, value
+        from distinct_values_first_days
+    ) as first_days
+    where previous_start is null or previous_start <> period_start
+    group by period_start, dimension, member
+    union all
+    select 'week' as grain, period_start, dimension, member, sum(value) as value
+    from (
+        select {{ period_start('week', 'event_date') }} as period_start, {{ period_start('week', 'previous_date') }} as previous_start,
+            dimension, member, value
+        from distinct_values_first_days
+    ) as first_days
+    where previous_start is null or previous_start <> period_start
+    group by period_start, dimension, member
+    union all
+    select 'month' as grain, period_start, dimension, member, sum(value) as value
+    from (
+        select {{ period_start('month', 'event_date') }} as period_start, {{ period_start('month', 'previous_date') }} as previous_start,
+            dimension, member, value
+        from distinct_values_first_days
+    ) as first_days
+    where previous_start is null or previous_start <> period_start
+    group by period_start, dimension, member
+    union all
+    select 'quarter' as grain, period_start, dimension, member, sum(value) as value
+    from (
+        select {{ period_start('quarter', 'event_date') }} as period_start, {{ period_start('quarter', 'previous_date') }} as previous_start,
+            dimension, member, value
+        from distinct_values_first_days
+    ) as first_days
+    where previous_start is null or previous_start <> period_start
+    group by period_start, dimension, member
+    union all
+    select 'year' as grain, period_start, dimension, member, sum(value) as value
+    from (
+        select {{ period_start('year', 'event_date') }} as period_start, {{ period_start('year', 'previous_date') }} as previous_start,
+            dimension, member, value
+        from distinct_values_first_days
+    ) as first_days
+    where previous_start is null or previous_start <> period_start
+    group by period_start, dimension, member
+),
+
+members as (
     select p.grain, p.period_start, 'all' as dimension, e."dim_all" as member,
-        count(distinct e.numerator) as numerator, count(*) as denominator,
         count(distinct e.rep_key) as reps
     from daily as e
     inner join periods as p on p.event_date = e.event_date
     group by p.grain, p.period_start, e."dim_all"
     union all
     select p.grain, p.period_start, 'team' as dimension, e."dim_team" as member,
-        count(distinct e.numerator) as numerator, count(*) as denominator,
         count(distinct e.rep_key) as reps
     from daily as e
     inner join periods as p on p.event_date = e.event_date
     group by p.grain, p.period_start, e."dim_team"
     union all
     select p.grain, p.period_start, 'rep' as dimension, e."dim_rep" as member,
-        count(distinct e.numerator) as numerator, count(*) as denominator,
         count(distinct e.rep_key) as reps
     from daily as e
     inner join periods as p on p.event_date = e.event_date
     group by p.grain, p.period_start, e."dim_rep"
+),
+
+rolled as (
+    select m.grain, m.period_start, m.dimension, m.member,
+        coalesce(v.value, 0) as numerator, cast(null as bigint) as denominator, m.reps
+    from members as m
+    left join distinct_values as v
+        on v.grain = m.grain and v.period_start = m.period_start
+        and v.dimension = m.dimension and v.member is not distinct from m.member
 ),
 
 measured as (
