@@ -29,13 +29,16 @@ def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = 
     return rows[0] if rows else ()
 
 
+def relation_type(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> str | None:
+    """'BASE TABLE' or 'VIEW' for `schema.name` in the connection's current database, else None."""
+    return scalar(
+        con,
+        "SELECT table_type FROM information_schema.tables WHERE table_catalog = "
+        "current_database() AND table_schema = ? AND table_name = ?",
+        [schema, name],
+    )
+
+
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     """Whether `schema.table` (a table or a view) exists in the connection's current database."""
-    return bool(
-        scalar(
-            con,
-            "SELECT count(*) FROM information_schema.tables WHERE table_catalog = "
-            "current_database() AND table_schema = ? AND table_name = ?",
-            [schema, table],
-        )
-    )
+    return relation_type(con, schema, table) is not None

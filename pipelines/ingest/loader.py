@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.db import lit, q, scalar, table_exists
+from pipelines.db import lit, q, relation_type, scalar, table_exists
 from pipelines.ingest.checks import checked_rows_sql, raw_records_sql
 from pipelines.ingest.contract import ENTITIES, LANDING_SUFFIXES, Entity, Kind
 from pipelines.ingest.readers import create_text_table, read_into_text_table
@@ -141,13 +141,7 @@ def _create_raw_view(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
     """`raw.<entity>`: the delivered rows that won, with the contract's columns and their lineage
     (a table of that name, from before the view, is dropped)."""
     raw = f"{RAW_SCHEMA}.{q(entity.name)}"
-    kind = scalar(
-        con,
-        "SELECT table_type FROM information_schema.tables WHERE table_catalog = "
-        "current_database() AND table_schema = ? AND table_name = ?",
-        [RAW_SCHEMA, entity.name],
-    )
-    if kind == "BASE TABLE":
+    if relation_type(con, RAW_SCHEMA, entity.name) == "BASE TABLE":
         con.execute(f"DROP TABLE {raw}")
     columns = ", ".join(q(c) for c in entity.column_names)
     con.execute(
@@ -354,7 +348,6 @@ def _apply(
     name = entity.name
     delivered = delivered_table(name)
     key = q(entity.id_column)
-    columns = ", ".join(q(c) for c in entity.column_names)
     ensure_raw_schema(con)
     create = "CREATE OR REPLACE TABLE" if full else "CREATE TABLE IF NOT EXISTS"
     con.execute(f"{create} {delivered} ({delivered_table_ddl(entity)})")
@@ -372,7 +365,8 @@ def _apply(
             AND source_file NOT IN (SELECT source_file FROM _gone)""",
         [name],
     )
-    delivered_columns = f"{columns}, _source_file, _source_row, _reasons, _raw_record"
+    delivered_columns = [*map(q, entity.column_names), "_source_file", "_source_row", "_reasons",
+                         "_raw_record"]  # fmt: skip
     if full:
         # `_checked` numbers its files exactly as `_files` does (both enumerate the current files).
         # Settled first, so each row is written once, with its winner flag.
@@ -388,7 +382,7 @@ def _apply(
             flag = f"coalesce(c._reasons = '' AND {_position('c.')} = l._position, false)"
         con.execute(
             f"""INSERT INTO {delivered}
-            SELECT {", ".join("c." + x for x in delivered_columns.split(", "))}, {flag}
+            SELECT {", ".join("c." + x for x in delivered_columns)}, {flag}
             FROM _checked c {join}"""
         )
     else:
@@ -411,7 +405,9 @@ def _apply(
         con.execute(
             f"DELETE FROM {delivered} WHERE _source_file IN (SELECT source_file FROM _gone)"
         )
-        con.execute(f"INSERT INTO {delivered} SELECT {delivered_columns}, false FROM _checked")
+        con.execute(
+            f"INSERT INTO {delivered} SELECT {', '.join(delivered_columns)}, false FROM _checked"
+        )
         # Every delivered row of the affected ids, ordered by its file's place among the current
         # files exactly as a load from scratch numbers them.
         con.execute(

@@ -140,6 +140,17 @@ def kpi_row(settings, kpi, grain, period, dimension, member) -> pd.Series:
     return rows.iloc[0]
 
 
+def period_starts(days: pd.Series) -> dict[str, pd.Series]:
+    """Each day's period start at every grain (ISO weeks from Monday), computed with pandas."""
+    return {
+        "day": days,
+        "week": days - pd.to_timedelta(days.dt.weekday, unit="D"),
+        "month": days.dt.to_period("M").dt.start_time,
+        "quarter": days.dt.to_period("Q").dt.start_time,
+        "year": days.dt.to_period("Y").dt.start_time,
+    }
+
+
 def busdays(start: str, end_inclusive: str) -> int:
     end = np.datetime64(end_inclusive) + np.timedelta64(1, "D")
     return int(np.busday_count(start, end, holidays=HOLIDAYS_2025))
@@ -240,13 +251,7 @@ def test_every_calls_count_row_matches_a_second_computation(warehouse):
         columns=["member", "day"],
     )
     expected = []
-    periods = {
-        "day": events.day,
-        "week": events.day - pd.to_timedelta(events.day.dt.weekday, unit="D"),
-        "month": events.day.dt.to_period("M").dt.start_time,
-        "quarter": events.day.dt.to_period("Q").dt.start_time,
-        "year": events.day.dt.to_period("Y").dt.start_time,
-    }
+    periods = period_starts(events.day)
     for grain, start in periods.items():
         counts = (
             events.assign(period_start=start.dt.date).groupby(["period_start", "member"]).size()
@@ -276,13 +281,7 @@ def test_every_distinct_contacts_row_matches_a_second_computation(warehouse):
         columns=["rep", "team", "day", "contact"],
     )
     calls["all"] = "all"
-    periods = {
-        "day": calls.day,
-        "week": calls.day - pd.to_timedelta(calls.day.dt.weekday, unit="D"),
-        "month": calls.day.dt.to_period("M").dt.start_time,
-        "quarter": calls.day.dt.to_period("Q").dt.start_time,
-        "year": calls.day.dt.to_period("Y").dt.start_time,
-    }
+    periods = period_starts(calls.day)
     expected = []
     for grain, start in periods.items():
         for dimension in ("all", "team", "rep"):
