@@ -7,7 +7,9 @@ executes the implicit asset job with the in-process executor.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
+import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,6 +151,7 @@ def _run_pipeline(
         sqlite_kept_open(instance, run_id),
     ):
         reap_dead_runs(instance)  # a killed earlier run must not hold the build_db pool for ever
+        _import_in_background(*LATER_STEPS_IMPORTS)
         result = job.execute_in_process(
             instance=instance,
             run_id=run_id,
@@ -178,6 +181,24 @@ def _run_pipeline(
             + str(summary)
         )
     return summary
+
+
+# Libraries the validation steps import when they first run (great-expectations ~4 s, ibis's DuckDB
+# backend ~1 s): imported in a background thread while the raw loads run, mostly inside DuckDB
+# with the GIL released, instead of on the run's critical path.
+LATER_STEPS_IMPORTS = ("great_expectations", "ibis.backends.duckdb")
+
+
+def _import_in_background(*modules: str) -> None:
+    """Import `modules` in a daemon thread. A failure is ignored here: the step that needs the
+    module imports it again and reports the error where it belongs."""
+
+    def target() -> None:
+        for module in modules:
+            with contextlib.suppress(Exception):
+                importlib.import_module(module)
+
+    threading.Thread(target=target, name="import-later-steps", daemon=True).start()
 
 
 @contextlib.contextmanager

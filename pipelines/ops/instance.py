@@ -14,9 +14,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -81,30 +81,52 @@ def open_instance(home: Path) -> dg.DagsterInstance:
 
 @contextlib.contextmanager
 def sqlite_kept_open(instance: dg.DagsterInstance, run_id: str) -> Iterator[None]:
-    """Keep one idle connection to each SQLite file the run writes, for the length of the run.
+    """For the length of the run, one SQLAlchemy engine per SQLite event-log file, its connection
+    pooled and kept open.
 
-    Dagster's SQLite storage opens and closes a connection for every event (a run writes ~700:
-    every dbt model and test is a few), and when the last connection to a database in WAL mode
-    closes, SQLite checkpoints the WAL and deletes it, to create it again on the next event. One
-    connection held open keeps the WAL in place: about 20 → 6 ms per event on this machine. It
-    changes nothing else (readers such as the UI see the same data, the WAL is checkpointed as
-    usual), and other storages (Postgres) are left alone.
+    Dagster's SQLite event-log storage builds a new engine, opens a connection, commits and closes
+    it for every event it stores or reads (a run writes ~700: every dbt model and test is a few).
+    Each new engine compiles its INSERT again (SQLAlchemy caches compiled statements per engine),
+    and when the last connection to a database in WAL mode closes, SQLite checkpoints the WAL and
+    deletes it, to create it again on the next event. Reusing one engine per file, whose pool keeps
+    the connection, costs ~3 ms of CPU per event instead of ~10 (about 4 s of a small run). It
+    changes nothing else: the same statements in the same transactions under the storage's own
+    lock; readers such as the UI see the same data; the WAL is checkpointed as usual. Other
+    storages (Postgres) are left alone. `run_id` is the run the connections are for (its shard).
     """
-    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+        SQLITE_BUSY_TIMEOUT_SECONDS,
+        SqliteEventLogStorage,
+    )
+    from sqlalchemy import create_engine
 
     storage = instance.event_log_storage
     if not isinstance(storage, SqliteEventLogStorage):
         yield
         return
-    paths = [Path(storage.path_for_shard(run_id)), Path(storage.path_for_shard("index"))]
-    held = []
+    engines: dict[str, Any] = {}
+
+    @contextlib.contextmanager
+    def connect(shard: str) -> Iterator[Any]:  # SqliteEventLogStorage._connect, engine kept
+        with storage._db_lock:
+            engine = engines.get(shard)
+            if engine is None:
+                engine = create_engine(
+                    storage.conn_string_for_shard(shard),
+                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+                )
+                if shard not in storage._initialized_dbs:
+                    storage._initdb(engine)
+                    storage._initialized_dbs.add(shard)
+                engines[shard] = engine
+            with engine.connect() as conn, conn.begin():
+                yield conn
+
+    Path(storage.path_for_shard(run_id)).parent.mkdir(parents=True, exist_ok=True)
+    storage._connect = connect  # this storage object only, for this run
     try:
-        for path in paths:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            con = sqlite3.connect(path, timeout=30)
-            con.execute("PRAGMA journal_mode=WAL")  # what Dagster sets when it creates the shard
-            held.append(con)
         yield
     finally:
-        for con in held:
-            con.close()
+        del storage._connect  # the class's method again
+        for engine in engines.values():
+            engine.dispose()
