@@ -184,9 +184,14 @@ def _run_pipeline(
 
 
 # Libraries the validation steps import when they first run (great-expectations ~4 s, ibis's DuckDB
-# backend ~1 s): imported in a background thread while the raw loads run, mostly inside DuckDB
-# with the GIL released, instead of on the run's critical path.
-LATER_STEPS_IMPORTS = ("great_expectations", "ibis.backends.duckdb")
+# backend and pandera's ibis backends ~2 s): imported in a background thread while the raw loads
+# run, mostly inside DuckDB with the GIL released, instead of on the run's critical path.
+LATER_STEPS_IMPORTS = (
+    "great_expectations",
+    "ibis.backends.duckdb",
+    "pandera.backends.ibis.builtin_checks",
+    "pandera.backends.ibis.container",
+)
 
 
 def _import_in_background(*modules: str) -> None:
