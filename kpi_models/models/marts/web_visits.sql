@@ -1,8 +1,22 @@
 -- One row per web visit, with the visitor's first touch; a visit is its own last touch.
--- What KPI definitions select from. A view, not a table: the visits (stg_web__visits) and the
--- first touches (int_visitors_touches_aggregated) are tables kept up to date incrementally, and
--- each reader joining them costs less than writing every visit a third time.
-{{ config(materialized='view') }}
+-- What KPI definitions select from. Built incrementally: each run replaces the rows of the
+-- visitors whose visits changed (int_web_visitors_changed; a new early visit changes the first
+-- touch of every visit of its visitor) and of the visits removed.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{% if is_incremental() %}delete from {{ this }} where visitor_id in (select visitor_id from {{ ref('int_web_visitors_changed') }}) or visit_id in (select visit_id from {{ ref('base_web__visit_changes') }}){% endif %}"
+) }}
+-- depends_on: {{ ref('int_web_visitors_changed') }}
+-- depends_on: {{ ref('base_web__visit_changes') }}
+with visits as (
+    select * from {{ ref('stg_web__visits') }}
+    {% if is_incremental() -%}
+    where visitor_id in (select visitor_id from {{ ref('int_web_visitors_changed') }})
+        or visit_id in (select visit_id from {{ ref('base_web__visit_changes') }} where change = 'added')
+    {%- endif %}
+)
 
 select
     visits.visit_id,
@@ -16,6 +30,6 @@ select
     touches.first_touch_landing_page,
     visits.channel as last_touch_channel,
     visits.landing_page as last_touch_landing_page
-from {{ ref('stg_web__visits') }} as visits
+from visits
 left join {{ ref('int_visitors_touches_aggregated') }} as touches
     on touches.visitor_id = visits.visitor_id
