@@ -148,7 +148,7 @@ def _run_pipeline(
     with (
         dagster_instance(settings) as instance,
         _dbt_output(log_path, quiet),
-        sqlite_kept_open(instance, run_id),
+        sqlite_kept_open(instance),
     ):
         reap_dead_runs(instance)  # a killed earlier run must not hold the build_db pool for ever
         _import_in_background(*LATER_STEPS_IMPORTS)

@@ -80,7 +80,7 @@ def open_instance(home: Path) -> dg.DagsterInstance:
 
 
 @contextlib.contextmanager
-def sqlite_kept_open(instance: dg.DagsterInstance, run_id: str) -> Iterator[None]:
+def sqlite_kept_open(instance: dg.DagsterInstance) -> Iterator[None]:
     """For the length of the run, one SQLAlchemy engine per SQLite event-log file, its connection
     pooled and kept open.
 
@@ -92,7 +92,7 @@ def sqlite_kept_open(instance: dg.DagsterInstance, run_id: str) -> Iterator[None
     the connection, costs ~3 ms of CPU per event instead of ~10 (about 4 s of a small run). It
     changes nothing else: the same statements in the same transactions under the storage's own
     lock; readers such as the UI see the same data; the WAL is checkpointed as usual. Other
-    storages (Postgres) are left alone. `run_id` is the run the connections are for (its shard).
+    storages (Postgres) are left alone.
 
     The connections commit with `synchronous=NORMAL` (SQLite's advice for WAL mode) instead of
     FULL: a commit no longer waits for the disk, which is what made the ~200 "planned" events of a
@@ -129,7 +129,6 @@ def sqlite_kept_open(instance: dg.DagsterInstance, run_id: str) -> Iterator[None
             with engine.connect() as conn, conn.begin():
                 yield conn
 
-    Path(storage.path_for_shard(run_id)).parent.mkdir(parents=True, exist_ok=True)
     storage._connect = connect  # this storage object only, for this run
     try:
         yield
