@@ -460,7 +460,7 @@ def _superseded_records(
     ).fetchall()
     for (relative,) in missing:
         index, path = files[relative]
-        read_into_text_table(con, entity, path, relative, index)
+        read_into_text_table(con, entity, path, relative, index, in_transaction=True)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _superseded_records AS
         SELECT s._source_file, s._source_row, coalesce(t._raw_record, b._raw_record) AS _raw_record
