@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from pipelines.db import lit, q
 from pipelines.ingest.contract import ENTITIES
-from pipelines.spec.catalog import CATALOG
+from pipelines.spec.catalog import CATALOG, DETERMINED_BY
 from pipelines.spec.expressions import check_expression
 from pipelines.spec.loader import Definitions
 from pipelines.spec.models import Funnel, Stage, Value
@@ -102,7 +102,10 @@ def _stage_ctes(
         f"{cte}_daily as (\n    {reduce}\n)"
     )
     if daily is None:
-        return daily_ctes, distinct_rollup_cte(cte, dims, _grains(defs, funnel), incremental=True)
+        return daily_ctes, distinct_rollup_cte(
+            cte, dims, _grains(defs, funnel), incremental=True,
+            determined=determined_dimensions(defs, item),
+        )  # fmt: skip
     return daily_ctes, _rollup_cte(cte, dims, rollup)
 
 
@@ -119,12 +122,29 @@ def _rollup_cte(cte: str, dims: list[DimensionColumn], rollup: str) -> str:
     return f"{cte} as (\n{rollups}\n)"
 
 
+def determined_dimensions(defs: Definitions, item: Stage) -> frozenset[str]:
+    """The dimensions whose member is a function of the stage's counted value in every source."""
+    determined = {"all"}
+    for dim, dimension in defs.dimensions.items():
+        if all(
+            dimension.column in DETERMINED_BY.get((s.entity, item.count_distinct), ())
+            for s in item.event_sources
+        ):
+            determined.add(dim)
+    return frozenset(determined)
+
+
 def _grains(defs: Definitions, funnel: Funnel) -> list[str]:
     return list(funnel.grains or defs.settings.grains)
 
 
 def distinct_rollup_cte(
-    cte: str, dims: list[DimensionColumn], grains: list[str], *, incremental: bool
+    cte: str,
+    dims: list[DimensionColumn],
+    grains: list[str],
+    *,
+    incremental: bool,
+    determined: frozenset[str] = frozenset(),
 ) -> str:
     """Distinct counts of `<cte>_daily` (event_date, dim_*, measure) at every grain and dimension.
 
@@ -138,15 +158,62 @@ def distinct_rollup_cte(
     instead of long strings. Null values are not counted, as with `count(distinct)`; a period and
     member whose values are all null has no row (the funnel drops first-stage rows with no count,
     and a later stage's missing row reads as 0).
+
+    `determined` names dimensions whose member is a function of the counted value (`all`, and a
+    web visitor's first touch: `catalog.DETERMINED_BY`). With two or more of them, their previous
+    days are the value's own: one window over (value, day) serves them all, and one grouping-sets
+    aggregate gives their rows (at SF 1 the inbound funnel's visitors took four windows over ~5 M
+    visitor-days; now two).
     """
-    days = "\n        union all\n".join(
+    shared = [d for d in dims if d.dimension in determined]
+    if len(shared) < 2:
+        shared = []
+    one = ", 1 as value" if shared else ""  # the shared rows come counted
+    days = [
         f"        select {lit(d.dimension)} as dimension, member, event_date,\n"
         f"            lag(event_date) over (partition by member, measure order by event_date)"
-        f" as previous_date\n"
+        f" as previous_date{one}\n"
         f"        from (select distinct {q('dim_' + d.dimension)} as member, measure, event_date "
         f"from {cte}_keyed) as member_days"
         for d in dims
-    )
+        if d not in shared
+    ]
+    value_ctes = ""
+    if shared:
+        cols = [f"m.{q('dim_' + d.dimension)}" for d in shared]
+        dimension = " ".join(
+            f"when grouping({c}) = 0 then {lit(d.dimension)}"
+            for c, d in zip(cols, shared, strict=True)
+        )
+        member = " ".join(f"when grouping({c}) = 0 then {c}" for c in cols)
+        sets = ", ".join(f"(d.event_date, d.previous_date, {c})" for c in cols)
+        days.insert(
+            0,
+            f"        select case {dimension} end as dimension,\n"
+            f"            case {member} end as member,\n"
+            f"            d.event_date, d.previous_date, count(*) as value\n"
+            f"        from {cte}_value_days as d\n"
+            f"        inner join {cte}_value_members as m on m.measure = d.measure\n"
+            f"        group by grouping sets ({sets})",
+        )
+        members = ", ".join(f"max({q('dim_' + d.dimension)}) as {q('dim_' + d.dimension)}"
+                            for d in shared)  # fmt: skip
+        value_ctes = (
+            f"{cte}_value_days as (\n"
+            f"    -- each (value, day) with the value's previous day, for every dimension whose\n"
+            f"    -- member is the value's own: {', '.join(d.dimension for d in shared)}\n"
+            f"    select measure, event_date,\n"
+            f"        lag(event_date) over (partition by measure order by event_date)"
+            f" as previous_date\n"
+            f"    from (select distinct measure, event_date from {cte}_keyed) as value_days\n"
+            f"),\n\n"
+            f"{cte}_value_members as (\n"
+            f"    select measure, {members}\n"
+            f"    from {cte}_keyed\n    group by measure\n"
+            f"),\n\n"
+        )
+    days = "\n        union all\n".join(days)
+    count = "sum(value)" if shared else "count(*)"
     branches = []
     for grain in grains:
         start = f"{{{{ period_start({lit(grain)}, 'event_date') }}}}"
@@ -179,8 +246,9 @@ def distinct_rollup_cte(
         f"    from {cte}_daily as d\n"
         f"    inner join {cte}_ids as i on i.measure = d.measure\n"
         f"),\n\n"
+        f"{value_ctes}"
         f"{cte}_first_days as (\n"
-        f"    select dimension, member, event_date, previous_date, count(*) as value\n"
+        f"    select dimension, member, event_date, previous_date, {count} as value\n"
         f"    from (\n{days}\n    ) as days\n"
         f"    group by dimension, member, event_date, previous_date\n"
         f"),\n\n"
@@ -295,7 +363,13 @@ def _cohort_ctes(
         out.append(
             (
                 f"{events},\n\nstage_1_daily as (\n    {reduce}\n)",
-                distinct_rollup_cte("stage_1", dims, _grains(defs, funnel), incremental=False)
+                distinct_rollup_cte(
+                    "stage_1",
+                    dims,
+                    _grains(defs, funnel),
+                    incremental=False,
+                    determined=determined_dimensions(defs, stages[0]),
+                )
                 if daily is None
                 else _rollup_cte("stage_1", dims, rollup),
             )

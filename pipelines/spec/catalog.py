@@ -25,6 +25,15 @@ DERIVED_COLUMNS = {
     "web_visits": TOUCH_COLUMNS,
 }
 
+# Columns with one value for every row that shares another column's value: a web visitor's first
+# touch is the visitor's own (`int_visitors_touches_aggregated`, one row per visitor). A distinct
+# count of that column by these dimensions needs one window, not one per dimension
+# (`compiler.funnels.distinct_rollup_cte`); the funnel tests against the floor and the pandas
+# reference, which count each dimension on its own, pin the numbers.
+DETERMINED_BY: dict[tuple[str, str], frozenset[str]] = {
+    ("web_visits", "visitor_id"): frozenset({"first_touch_channel", "first_touch_landing_page"}),
+}
+
 
 @dataclass(frozen=True)
 class CatalogEntity:
