@@ -225,6 +225,7 @@ class Bench:
         self.measurements: dict[str, list[Measurement]] = {}
         self.code: dict[str, list[str]] = {}  # code fingerprint at the start of each run
         self.outputs: dict[str, Path] = {}
+        self.failed: set[str] = set()
 
     def _measure(self, kind: str, index: int, command: list[str]) -> Measurement:
         self.code.setdefault(kind, []).append(code_fingerprint())
@@ -245,43 +246,50 @@ class Bench:
         self.measurements.setdefault(kind, []).append(m)
         return m
 
-    def _repeat(self, kind: str, prepare, command: list[str], output: Path) -> None:
-        for index in range(1, self.runs + 1):
-            prepare()
-            m = self._measure(kind, index, command)
-            if not m.ok:
-                _log(f"{kind}: stopping after a failed run (see {self.logs}/{kind}-{index}.log)")
-                return
+    def _once(self, kind: str, index: int, prepare, command: list[str], output: Path) -> None:
+        """Run `kind` for the index-th time, unless an earlier run of it failed."""
+        if kind in self.failed:
+            return
+        prepare()
+        m = self._measure(kind, index, command)
+        if not m.ok:
+            _log(f"{kind}: no more runs after a failed one (see {self.logs}/{kind}-{index}.log)")
+            self.failed.add(kind)
+            self.outputs.pop(kind, None)
+            return
         self.outputs[kind] = output
 
-    def full(self, landing: Path) -> Path:
+    def full(self, index: int, landing: Path) -> Path:
         warehouse = self.previous_outputs()["full"].parent
-        self._repeat(
+        self._once(
             "full",
+            index,
             lambda: shutil.rmtree(warehouse, ignore_errors=True),
             _kpi_run(landing, warehouse),
             warehouse / "kpi.duckdb",
         )
         return warehouse
 
-    def incremental(self, landing: Path, base_warehouse: Path) -> None:
+    def incremental(self, index: int, landing: Path, base_warehouse: Path) -> None:
         warehouse = self.previous_outputs()["incremental"].parent
 
         def prepare() -> None:
             shutil.rmtree(warehouse, ignore_errors=True)
             shutil.copytree(base_warehouse, warehouse, symlinks=True)
 
-        self._repeat("incremental", prepare, _kpi_run(landing, warehouse), warehouse / "kpi.duckdb")
+        self._once(
+            "incremental", index, prepare, _kpi_run(landing, warehouse), warehouse / "kpi.duckdb"
+        )
 
-    def floor(self, kind: str, landing: Path) -> None:
+    def floor(self, kind: str, index: int, landing: Path) -> None:
         out = self.previous_outputs()[kind]
         command = [sys.executable, "-m", "benchmarks.floor", str(landing), str(out)]
-        self._repeat(kind, lambda: None, command, out)
+        self._once(kind, index, lambda: None, command, out)
 
-    def pandas(self, landing: Path) -> None:
+    def pandas(self, index: int, landing: Path) -> None:
         out = self.previous_outputs()["pandas"]
         command = [sys.executable, "-m", "tests.reference.pandas_funnels", str(landing), str(out)]
-        self._repeat("pandas", lambda: None, command, out)
+        self._once("pandas", index, lambda: None, command, out)
 
     def previous_outputs(self) -> dict[str, Path]:
         return {
@@ -371,18 +379,21 @@ def run_benchmark(
     bench = Bench(scale, seed, runs, memory_cap_gib, timeout_s)
     started = dt.datetime.now(dt.UTC)
     plus1_info = None
-    if "floor" in kinds:
-        bench.floor("floor", landing)
-    if "full" in kinds or "incremental" in kinds:
-        base = bench.full(landing)
-        if "incremental" in kinds and "full" in bench.outputs:
-            day_dir, plus1_info = ensure_new_day(scale, seed, info)
-            with added_day(landing, day_dir):
-                bench.incremental(landing, base)
-                if "floor_plus1" in kinds:
-                    bench.floor("floor_plus1", landing)
-    if "pandas" in kinds:
-        bench.pandas(landing)
+    # Interleaved rounds (floor, full, one-day, floor + 1 day, pandas; then again): the machine's
+    # speed drifts by tens of percent within minutes, so each ratio pairs runs from the same minutes.
+    for index in range(1, runs + 1):
+        if "floor" in kinds:
+            bench.floor("floor", index, landing)
+        if "full" in kinds or "incremental" in kinds:
+            base = bench.full(index, landing)
+            if "incremental" in kinds and "full" in bench.outputs:
+                day_dir, plus1_info = ensure_new_day(scale, seed, info)
+                with added_day(landing, day_dir):
+                    bench.incremental(index, landing, base)
+                    if "floor_plus1" in kinds:
+                        bench.floor("floor_plus1", index, landing)
+        if "pandas" in kinds:
+            bench.pandas(index, landing)
     equivalence = bench.equivalence()
     result = {
         "scale": scale,
