@@ -13,6 +13,8 @@ For one scale factor it
        floor        benchmarks/floor.sql via the DuckDB Python client (benchmarks/floor.py),
        floor_plus1  the floor on the year + 1 day (what the incremental run must reproduce),
        pandas       tests/reference/pandas_funnels.py;
+     in interleaved rounds (floor, full, incremental, floor_plus1, pandas, then the next round),
+     so that on a machine whose speed drifts each ratio pairs runs taken minutes apart;
   3. checks that all of them wrote the same `funnel_factors`: the whole table for full vs floor and
      incremental vs floor_plus1, the three shipped funnels by all/team/rep with the pandas peer;
   4. stores the raw runs in benchmarks/out/sf<scale>/results.json, merges the summary into
