@@ -161,9 +161,9 @@ def distinct_rollup_cte(
 
     `determined` names dimensions whose member is a function of the counted value (`all`, and a
     web visitor's first touch: `catalog.DETERMINED_BY`). With two or more of them, their previous
-    days are the value's own: one window over (value, day) serves them all, and one grouping-sets
-    aggregate gives their rows (at SF 1 the inbound funnel's visitors took four windows over ~5 M
-    visitor-days; now two).
+    days are the value's own: one window over (value, day), carrying those members along, serves
+    them all, and one grouping-sets aggregate gives their rows (the inbound funnel's visitors took
+    four windows over ~5 M visitor-days at SF 1, ~50 M at SF 10; now two).
     """
     shared = [d for d in dims if d.dimension in determined]
     if len(shared) < 2:
@@ -180,36 +180,31 @@ def distinct_rollup_cte(
     ]
     value_ctes = ""
     if shared:
-        cols = [f"m.{q('dim_' + d.dimension)}" for d in shared]
+        cols = [q("dim_" + d.dimension) for d in shared]
         dimension = " ".join(
             f"when grouping({c}) = 0 then {lit(d.dimension)}"
             for c, d in zip(cols, shared, strict=True)
         )
         member = " ".join(f"when grouping({c}) = 0 then {c}" for c in cols)
-        sets = ", ".join(f"(d.event_date, d.previous_date, {c})" for c in cols)
+        sets = ", ".join(f"(event_date, previous_date, {c})" for c in cols)
         days.insert(
             0,
             f"        select case {dimension} end as dimension,\n"
             f"            case {member} end as member,\n"
-            f"            d.event_date, d.previous_date, count(*) as value\n"
-            f"        from {cte}_value_days as d\n"
-            f"        inner join {cte}_value_members as m on m.measure = d.measure\n"
+            f"            event_date, previous_date, count(*) as value\n"
+            f"        from {cte}_value_days\n"
             f"        group by grouping sets ({sets})",
         )
-        members = ", ".join(f"max({q('dim_' + d.dimension)}) as {q('dim_' + d.dimension)}"
-                            for d in shared)  # fmt: skip
         value_ctes = (
             f"{cte}_value_days as (\n"
             f"    -- each (value, day) with the value's previous day, for every dimension whose\n"
-            f"    -- member is the value's own: {', '.join(d.dimension for d in shared)}\n"
-            f"    select measure, event_date,\n"
+            f"    -- member is the value's own ({', '.join(d.dimension for d in shared)}): the\n"
+            f"    -- members ride along, as (value, day, members) has one row per (value, day)\n"
+            f"    select measure, event_date, {', '.join(cols)},\n"
             f"        lag(event_date) over (partition by measure order by event_date)"
             f" as previous_date\n"
-            f"    from (select distinct measure, event_date from {cte}_keyed) as value_days\n"
-            f"),\n\n"
-            f"{cte}_value_members as (\n"
-            f"    select measure, {members}\n"
-            f"    from {cte}_keyed\n    group by measure\n"
+            f"    from (select distinct measure, event_date, {', '.join(cols)} from {cte}_keyed)"
+            f" as value_days\n"
             f"),\n\n"
         )
     days = "\n        union all\n".join(days)

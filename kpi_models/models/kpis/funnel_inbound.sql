@@ -137,27 +137,21 @@ stage_1_keyed as (
 
 stage_1_value_days as (
     -- each (value, day) with the value's previous day, for every dimension whose
-    -- member is the value's own: all, first_touch_channel, first_touch_landing_page
-    select measure, event_date,
+    -- member is the value's own (all, first_touch_channel, first_touch_landing_page): the
+    -- members ride along, as (value, day, members) has one row per (value, day)
+    select measure, event_date, "dim_all", "dim_first_touch_channel", "dim_first_touch_landing_page",
         lag(event_date) over (partition by measure order by event_date) as previous_date
-    from (select distinct measure, event_date from stage_1_keyed) as value_days
-),
-
-stage_1_value_members as (
-    select measure, max("dim_all") as "dim_all", max("dim_first_touch_channel") as "dim_first_touch_channel", max("dim_first_touch_landing_page") as "dim_first_touch_landing_page"
-    from stage_1_keyed
-    group by measure
+    from (select distinct measure, event_date, "dim_all", "dim_first_touch_channel", "dim_first_touch_landing_page" from stage_1_keyed) as value_days
 ),
 
 stage_1_first_days as (
     select dimension, member, event_date, previous_date, sum(value) as value
     from (
-        select case when grouping(m."dim_all") = 0 then 'all' when grouping(m."dim_first_touch_channel") = 0 then 'first_touch_channel' when grouping(m."dim_first_touch_landing_page") = 0 then 'first_touch_landing_page' end as dimension,
-            case when grouping(m."dim_all") = 0 then m."dim_all" when grouping(m."dim_first_touch_channel") = 0 then m."dim_first_touch_channel" when grouping(m."dim_first_touch_landing_page") = 0 then m."dim_first_touch_landing_page" end as member,
-            d.event_date, d.previous_date, count(*) as value
-        from stage_1_value_days as d
-        inner join stage_1_value_members as m on m.measure = d.measure
-        group by grouping sets ((d.event_date, d.previous_date, m."dim_all"), (d.event_date, d.previous_date, m."dim_first_touch_channel"), (d.event_date, d.previous_date, m."dim_first_touch_landing_page"))
+        select case when grouping("dim_all") = 0 then 'all' when grouping("dim_first_touch_channel") = 0 then 'first_touch_channel' when grouping("dim_first_touch_landing_page") = 0 then 'first_touch_landing_page' end as dimension,
+            case when grouping("dim_all") = 0 then "dim_all" when grouping("dim_first_touch_channel") = 0 then "dim_first_touch_channel" when grouping("dim_first_touch_landing_page") = 0 then "dim_first_touch_landing_page" end as member,
+            event_date, previous_date, count(*) as value
+        from stage_1_value_days
+        group by grouping sets ((event_date, previous_date, "dim_all"), (event_date, previous_date, "dim_first_touch_channel"), (event_date, previous_date, "dim_first_touch_landing_page"))
         union all
         select 'last_touch_channel' as dimension, member, event_date,
             lag(event_date) over (partition by member, measure order by event_date) as previous_date, 1 as value
