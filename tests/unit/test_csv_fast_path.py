@@ -54,6 +54,7 @@ def both_readers(path: Path) -> tuple[list[tuple], list[tuple]]:
         (b"c,a,b\n3,1,2\n6,4,\n", True),  # other column order, an empty last field
         (b"a,b,c\n1,2,3\n4,5,6", True),  # no newline at the end
         (b"a,b,c\n 1 ,\t2, 3 \n", True),  # whitespace is kept for the checks to trim
+        (b"a,b,c\nNULL,null,\\N\n", True),  # text that DuckDB could read as NULL stays text
         (b"a,b,c\n1,2,3\n\n4,5,6\n", False),  # a blank line: DuckDB would skip it silently
         (b"a,b,c\n1,2,3\n4,5,6\n\n", False),
         (b"a,b,c\r\n1,2,3\r\n", False),
