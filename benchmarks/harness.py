@@ -218,8 +218,8 @@ def _kpi_run(landing: Path, warehouse: Path) -> list[str]:
 
 
 class Bench:
-    def __init__(self, scale: float, seed: int, runs: int, memory_cap_gib: float, timeout_s: float):
-        self.scale, self.seed, self.runs = scale, seed, runs
+    def __init__(self, scale: float, seed: int, memory_cap_gib: float, timeout_s: float):
+        self.scale, self.seed = scale, seed
         self.memory_cap_gib, self.timeout_s = memory_cap_gib, timeout_s
         self.dir = scale_dir(scale)
         self.logs = self.dir / "logs"
@@ -378,7 +378,7 @@ def run_benchmark(
     timeout_s: float = 3600.0,
 ) -> dict:
     landing, info = ensure_landing(scale, seed)
-    bench = Bench(scale, seed, runs, memory_cap_gib, timeout_s)
+    bench = Bench(scale, seed, memory_cap_gib, timeout_s)
     started = dt.datetime.now(dt.UTC)
     plus1_info = None
     # Interleaved rounds (floor, full, one-day, floor + 1 day, pandas; then again): the machine's

@@ -103,9 +103,12 @@ def _stage_ctes(
     )
     if daily is None:
         return daily_ctes, distinct_rollup_cte(
-            cte, dims, _grains(defs, funnel), incremental=True,
+            cte,
+            dims,
+            _grains(defs, funnel),
+            incremental=True,
             determined=determined_dimensions(defs, item),
-        )  # fmt: skip
+        )
     return daily_ctes, _rollup_cte(cte, dims, rollup)
 
 

@@ -204,15 +204,30 @@ def _csv_header(path: Path) -> list[str] | None:
     return header
 
 
-def _read_csv(con, entity: Entity, path: Path, relative: str, file_index: int, target: str) -> None:
+def _checked_csv_header(entity: Entity, path: Path) -> list[str] | None:
+    """The header cells (None for a file of whitespace), once they name each column once and hold
+    every required column."""
     header = _csv_header(path)
     if header is None:
-        return
+        return None
     duplicates = sorted({h for h in header if header.count(h) > 1})
     if duplicates:
         raise LandingFileError(path, f"repeats column(s) {', '.join(duplicates)} in its header")
-    present = set(header) & set(entity.column_names)
     _missing_required(entity, set(header), path)
+    return header
+
+
+def _read_csv(con, entity: Entity, path: Path, relative: str, file_index: int, target: str) -> None:
+    header = _checked_csv_header(entity, path)
+    if header is not None:
+        _read_csv_records(con, entity, path, header, relative, file_index, target)
+
+
+def _read_csv_records(
+    con, entity: Entity, path: Path, header: list[str], relative: str, file_index: int, target: str
+) -> None:
+    """The exact line reader: records found line by line, with a quote-state machine."""
+    present = set(header) & set(entity.column_names)
     _read_lines(con, lit(str(path)))
     _csv_line_kinds(con)
     _csv_records(con, resets=set())
@@ -308,13 +323,12 @@ def _read_csv_fast_or_exact(
 ) -> None:
     """A plain CSV file through DuckDB's parallel reader; on any failure (or a file that is not
     plain) the exact line reader reads it instead, so its rejects and line numbers stay exact."""
-    header = _csv_header(path)
+    header = _checked_csv_header(entity, path)
     if header is None:
         return
-    commas = plain_csv_commas(path) if len(set(header)) == len(header) else None
+    commas = plain_csv_commas(path)
     if commas is not None:
         present = set(header) & set(entity.column_names)
-        _missing_required(entity, set(header), path)
         position = {h: i for i, h in enumerate(header)}
         columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
         # An empty field is '' in the exact reader (NULL here); its record starts at line 2.
@@ -335,7 +349,7 @@ def _read_csv_fast_or_exact(
         except duckdb.Error:
             pass
         con.execute(f"DELETE FROM {target}")
-    _read_csv(con, entity, path, relative, file_index, target)
+    _read_csv_records(con, entity, path, header, relative, file_index, target)
 
 
 def _csv_line_kinds(con) -> None:
