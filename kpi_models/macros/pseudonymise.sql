@@ -7,6 +7,12 @@
     pipelines/dbt_pseudonym_plugin.py from KPI_PSEUDONYM_KEY as a bound parameter: it is never in
     SQL text, compiled files or logs. A missing key stops the model instead of hashing with nothing.
 
+    pseudonym_number: the 128 bits of a pseudonym as one fixed-width number (DuckDB's UHUGEINT), the
+    same information as the text: two pseudonyms are equal exactly when their numbers are. Joins,
+    groupings and distinct counts over many visitors use it (`visitor_key`): DuckDB keeps a 16-byte number
+    inline, where a 37-character text is stored apart and spills (the web-visit chain at SF 10:
+    benchmarks/results.md). On another engine: a 128-bit binary, or the pseudonym itself.
+
     scrub_contact_details: free text (a landing page URL, a campaign name) keeps its words but
     e-mail addresses become '(e-mail)' and international phone numbers ('+47 912 34 567', '%2B47...')
     become '(phone)'. -#}
@@ -18,6 +24,10 @@
             then error('KPI_PSEUDONYM_KEY is not set: cannot pseudonymise {{ column }}')
         else 'pseu_' || left(sha256(getvariable('kpi_pseudonym_key') || chr(31) || {{ column }}), 32)
     end
+{%- endmacro %}
+
+{% macro pseudonym_number(pseudonym) -%}
+    cast('0x' || substr({{ pseudonym }}, 6) as uhugeint)
 {%- endmacro %}
 
 {% macro scrub_contact_details(column) -%}

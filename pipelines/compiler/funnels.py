@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from pipelines.db import lit, q
 from pipelines.ingest.contract import ENTITIES
-from pipelines.spec.catalog import CATALOG, DETERMINED_BY
+from pipelines.spec.catalog import CATALOG, COUNTED_AS, DETERMINED_BY
 from pipelines.spec.expressions import check_expression
 from pipelines.spec.loader import Definitions
 from pipelines.spec.models import Funnel, Stage, Value
@@ -80,8 +80,17 @@ def _measure(item: Stage | Value) -> tuple[str, str, str]:
     if isinstance(item, Value):
         return f"cast({q(item.sum)} as double)", "sum(measure)", "sum(measure)"
     if item.count_distinct:
-        return f"cast({q(item.count_distinct)} as varchar)", None, "count(distinct measure)"
+        number = counted_number(item)
+        measure = q(number) if number else f"cast({q(item.count_distinct)} as varchar)"
+        return measure, None, "count(distinct measure)"
     return "1", "count(*)", "sum(measure)"
+
+
+def counted_number(item: Stage) -> str | None:
+    """The column holding the counted pseudonym as a number, when every source has one
+    (`catalog.COUNTED_AS`): counting it gives the same count over a fixed-width value."""
+    numbers = {COUNTED_AS.get((s.entity, item.count_distinct)) for s in item.event_sources}
+    return numbers.pop() if len(numbers) == 1 and None not in numbers else None
 
 
 def _stage_ctes(
@@ -108,6 +117,7 @@ def _stage_ctes(
             _grains(defs, funnel),
             incremental=True,
             determined=determined_dimensions(defs, item),
+            numbered=counted_number(item) is not None,
         )
     return daily_ctes, _rollup_cte(cte, dims, rollup)
 
@@ -148,6 +158,7 @@ def distinct_rollup_cte(
     *,
     incremental: bool,
     determined: frozenset[str] = frozenset(),
+    numbered: bool = False,
 ) -> str:
     """Distinct counts of `<cte>_daily` (event_date, dim_*, measure) at every grain and dimension.
 
@@ -158,7 +169,8 @@ def distinct_rollup_cte(
     gives each (member, value, day) its previous day; the rows are then reduced to
     (dimension, member, day, previous day) -> how many values, a small table from which every grain
     is counted. The values are numbered first (`<cte>_ids`) so the window partitions on integers
-    instead of long strings. Null values are not counted, as with `count(distinct)`; a period and
+    instead of long strings; `numbered` values (a pseudonym as a number: `catalog.COUNTED_AS`)
+    are numbers already and skip that step. Null values are not counted, as with `count(distinct)`; a period and
     member whose values are all null has no row (the funnel drops first-stage rows with no count,
     and a later stage's missing row reads as 0).
 
@@ -234,16 +246,28 @@ def distinct_rollup_cte(
             "    {% endif %}"
         )
     dim_cols = ", ".join(f"d.{q('dim_' + d.dimension)}" for d in dims)
+    if numbered:
+        keyed = (
+            f"{cte}_keyed as (\n"
+            f"    select d.event_date, {dim_cols}, d.measure\n"
+            f"    from {cte}_daily as d\n"
+            f"    where d.measure is not null\n"
+            f"),\n\n"
+        )
+    else:
+        keyed = (
+            f"{cte}_ids as (\n"
+            f"    select measure, row_number() over () as measure_id\n"
+            f"    from (select distinct measure from {cte}_daily where measure is not null) as v\n"
+            f"),\n\n"
+            f"{cte}_keyed as (\n"
+            f"    select d.event_date, {dim_cols}, i.measure_id as measure\n"
+            f"    from {cte}_daily as d\n"
+            f"    inner join {cte}_ids as i on i.measure = d.measure\n"
+            f"),\n\n"
+        )
     return (
-        f"{cte}_ids as (\n"
-        f"    select measure, row_number() over () as measure_id\n"
-        f"    from (select distinct measure from {cte}_daily where measure is not null) as v\n"
-        f"),\n\n"
-        f"{cte}_keyed as (\n"
-        f"    select d.event_date, {dim_cols}, i.measure_id as measure\n"
-        f"    from {cte}_daily as d\n"
-        f"    inner join {cte}_ids as i on i.measure = d.measure\n"
-        f"),\n\n"
+        f"{keyed}"
         f"{value_ctes}"
         f"{cte}_first_days as (\n"
         f"    select dimension, member, event_date, previous_date, {count} as value\n"
@@ -367,6 +391,7 @@ def _cohort_ctes(
                     _grains(defs, funnel),
                     incremental=False,
                     determined=determined_dimensions(defs, stages[0]),
+                    numbered=counted_number(stages[0]) is not None,
                 )
                 if daily is None
                 else _rollup_cte("stage_1", dims, rollup),

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.slow]
 
 WEB_MODELS = {
     "staging.stg_web__visits": "visit_id",
-    "intermediate.int_visitors_touches_aggregated": "visitor_id",
+    "intermediate.int_visitors_touches_aggregated": "visitor_key",
     "marts.web_visits": "visit_id",
 }
 

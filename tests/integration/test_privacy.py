@@ -126,6 +126,14 @@ def test_published_warehouse_holds_no_personal_value_and_no_key(tmp_path):
             "visitor_id, 'pseu_[0-9a-f]{32}')) FROM marts.web_visits"
         ).fetchall()[0]
         assert hashed == (raw_visitors, 0)
+        # visitor_key, what the web-visit models join and count on, is the pseudonym's 128 bits:
+        # one number per pseudonym, and the pseudonym's hex digits read back from it.
+        keys = con.execute(
+            "SELECT count(DISTINCT visitor_key), count(*) FILTER (WHERE "
+            "lpad(lower(hex(visitor_key)), 32, '0') IS DISTINCT FROM substr(visitor_id, 6)) "
+            "FROM marts.web_visits"
+        ).fetchall()[0]
+        assert keys == (raw_visitors, 0)
         # One visitor, one pseudonym everywhere: the inbound meeting still joins its visits.
         joined = con.execute(
             "SELECT count(*) FROM marts.meetings m JOIN marts.web_visits v USING (visitor_id) "

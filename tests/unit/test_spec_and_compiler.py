@@ -206,3 +206,19 @@ def test_a_cohort_reads_a_shared_distinct_first_stage_from_its_period_funnel(tmp
     changed = load_definitions(folder)
     assert changed.funnels["inbound_cohort"].stages[0].where == "channel = 'paid'"
     assert shared_first_stage(changed, "inbound_cohort") is None
+
+
+def test_distinct_web_visitors_are_counted_on_their_pseudonym_number():
+    """`catalog.COUNTED_AS`: the inbound funnel counts `visitor_key` (the pseudonym's 128 bits)
+    without numbering the values first; a distinct count of a column without such a number keeps
+    the numbering. The counts themselves are pinned against the pandas reference and the floor."""
+    from pipelines.compiler.funnels import counted_number
+
+    defs = load_definitions(DEFAULT_DEFINITIONS)
+    assert counted_number(defs.funnels["inbound"].stages[0]) == "visitor_key"
+    files = render_project_files(defs)
+    inbound = files[Path("models/kpis/funnel_inbound.sql")]
+    assert '"visitor_key" as measure' in inbound
+    assert "stage_1_ids" not in inbound and 'cast("visitor_id"' not in inbound
+    contacts = files[Path("models/kpis/activity_kpi_contacts_reached.sql")]
+    assert "_ids as (" in contacts and "visitor_key" not in contacts

@@ -4,12 +4,13 @@
     first visit) and last touch (their last visit before the meeting was booked; ties at one
     instant: the greater visit_id). -#}
 with meetings as (
-    select meeting_id, visitor_id, booked_at from {{ ref('stg_calendar__meetings') }}
+    select meeting_id, {{ pseudonym_number('visitor_id') }} as visitor_key, booked_at
+    from {{ ref('stg_calendar__meetings') }}
     where visitor_id is not null
 ),
 
 visits as (
-    select visitor_id, visit_id, visited_at, channel, landing_page from {{ ref('stg_web__visits') }}
+    select visitor_key, visit_id, visited_at, channel, landing_page from {{ ref('stg_web__visits') }}
 ),
 
 last_touches as (
@@ -19,7 +20,7 @@ last_touches as (
         arg_max(visits.landing_page, (visits.visited_at, visits.visit_id)) as last_touch_landing_page
     from meetings
     inner join visits
-        on visits.visitor_id = meetings.visitor_id and visits.visited_at <= meetings.booked_at
+        on visits.visitor_key = meetings.visitor_key and visits.visited_at <= meetings.booked_at
     group by meetings.meeting_id
 )
 
@@ -31,5 +32,5 @@ select
     last_touches.last_touch_landing_page
 from meetings
 left join {{ ref('int_visitors_touches_aggregated') }} as first_touches
-    on first_touches.visitor_id = meetings.visitor_id
+    on first_touches.visitor_key = meetings.visitor_key
 left join last_touches on last_touches.meeting_id = meetings.meeting_id

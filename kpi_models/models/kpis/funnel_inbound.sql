@@ -18,7 +18,7 @@ stage_1_events as (
         cast("first_touch_channel" as varchar) as "dim_first_touch_channel",
         cast("last_touch_channel" as varchar) as "dim_last_touch_channel",
         cast("first_touch_landing_page" as varchar) as "dim_first_touch_landing_page",
-        cast("visitor_id" as varchar) as measure
+        "visitor_key" as measure
     from {{ ref('web_visits') }}
     where "visited_at" is not null
         {% if is_incremental() %}
@@ -124,15 +124,10 @@ periods as (
     {% endif %}
 ),
 
-stage_1_ids as (
-    select measure, row_number() over () as measure_id
-    from (select distinct measure from stage_1_daily where measure is not null) as v
-),
-
 stage_1_keyed as (
-    select d.event_date, d."dim_all", d."dim_first_touch_channel", d."dim_last_touch_channel", d."dim_first_touch_landing_page", i.measure_id as measure
+    select d.event_date, d."dim_all", d."dim_first_touch_channel", d."dim_last_touch_channel", d."dim_first_touch_landing_page", d.measure
     from stage_1_daily as d
-    inner join stage_1_ids as i on i.measure = d.measure
+    where d.measure is not null
 ),
 
 stage_1_value_days as (

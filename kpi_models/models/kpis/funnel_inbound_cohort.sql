@@ -10,7 +10,7 @@ stage_1_events as (
     from (
     select "visited_at" as event_at,
         {{ to_reporting_date('"visited_at"', 'Europe/Oslo') }} as event_date, 'all' as "dim_all", cast("first_touch_channel" as varchar) as "dim_first_touch_channel",
-        cast("visitor_id" as varchar) as link_out, cast("visitor_id" as varchar) as measure,
+        cast("visitor_id" as varchar) as link_out, "visitor_key" as measure,
         1 as source_position, cast("visit_id" as varchar) as source_key
     from {{ ref('web_visits') }}
     where "visited_at" is not null

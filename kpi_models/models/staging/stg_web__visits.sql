@@ -3,8 +3,10 @@
     web_visits mart, both touch models and the tests. Each run hashes only the visits that
     base_web__visit_changes finds new or changed, after deleting the rows it finds replaced or
     gone; a full refresh (new dbt code or a new pseudonym key, pipelines/build_state.py) builds it
-    whole. `_source_file`, `_source_row` and `_loaded_at` say where each visit was read from (its
-    landing file, line and load time) and name it for the next run's comparison. -#}
+    whole. `visitor_key` is the visitor's pseudonym as a number (macros/pseudonymise.sql): the
+    touch models, the web_visits mart and the visitor counts join and count on it.
+    `_source_file`, `_source_row` and `_loaded_at` say where each visit was read from (its landing
+    file, line and load time) and name it for the next run's comparison. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
@@ -40,4 +42,16 @@ renamed as (
     {%- endif %}
 )
 
-select * from renamed
+select
+    visit_id,
+    visitor_id,
+    {{ pseudonym_number('visitor_id') }} as visitor_key,
+    account_id,
+    channel,
+    landing_page,
+    campaign,
+    visited_at,
+    _source_file,
+    _source_row,
+    _loaded_at
+from renamed
