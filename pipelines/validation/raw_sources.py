@@ -318,36 +318,63 @@ def validate_raw_entity(
     build_db: Path, warehouse: Path, landing: Path, entity_name: str, timezone: str = "Europe/Oslo"
 ) -> dict[str, SuiteOutcome]:
     """Run both suites on the entity's new or changed landing files; outcomes over all files."""
-    entity = ENTITIES[entity_name]
+    return validate_raw_entities(build_db, warehouse, landing, [entity_name], timezone)[entity_name]
+
+
+def validate_raw_entities(
+    build_db: Path,
+    warehouse: Path,
+    landing: Path,
+    entity_names: list[str],
+    timezone: str = "Europe/Oslo",
+) -> dict[str, dict[str, SuiteOutcome]]:
+    """Both suites of each entity on its new or changed landing files: outcomes over all files.
+
+    One great-expectations context and one Data Docs build serve every entity: each costs about
+    a second whatever the data (reading GX's configuration, compiling the page templates), which
+    was most of the validation time of a one-day run when each entity had its own."""
     root = gx_root(warehouse)
     root.mkdir(parents=True, exist_ok=True)
     state = _load_state(root)
-    files = dict(landing_files(landing, entity_name))
-    checksums = _checksums(build_db, landing, entity_name, files)
-    signature = suites_signature(entity)
-    known = state.get(entity_name, {})
-    new = [
-        f
-        for f in files
-        if (known.get(f, {}).get("sha256"), known.get(f, {}).get("suites"))
-        != (checksums[f], signature)
-    ]
-    results = {f: known[f] for f in files if f not in new}
-    if new:
-        results.update(_validate_files(build_db, root, entity, new, checksums, timezone))
-        for f in new:
-            results[f]["suites"] = signature
-    state[entity_name] = results
+    context = None
+    validated: list = []  # GX's identifiers of the results written now: the Data Docs to build
+    out: dict[str, dict[str, SuiteOutcome]] = {}
+    for entity_name in entity_names:
+        entity = ENTITIES[entity_name]
+        files = dict(landing_files(landing, entity_name))
+        checksums = _checksums(build_db, landing, entity_name, files)
+        signature = suites_signature(entity)
+        known = state.get(entity_name, {})
+        new = [
+            f
+            for f in files
+            if (known.get(f, {}).get("sha256"), known.get(f, {}).get("suites"))
+            != (checksums[f], signature)
+        ]
+        results = {f: known[f] for f in files if f not in new}
+        if new:
+            context = context or _context(root)
+            checked, identifiers = _validate_files(
+                context, build_db, entity, new, checksums, timezone
+            )
+            results.update(checked)
+            validated.extend(identifiers)
+            for f in new:
+                results[f]["suites"] = signature
+        state[entity_name] = results
+        outcomes = {}
+        for kind in KINDS:
+            outcome = SuiteOutcome(entity_name, kind, files=len(files), new_files=len(new))
+            for file, result in sorted(results.items()):
+                outcome.expectations += result.get(f"{kind}_expectations", 0)
+                outcome.failures += [{"file": file, **f} for f in result.get(kind, [])]
+            outcome.data_docs = data_docs_index(warehouse)
+            outcomes[kind] = outcome
+        out[entity_name] = outcomes
+    if validated:  # render this run's results (and the index), not every result ever stored
+        context.build_data_docs(resource_identifiers=validated)
     _save_state(root, state)
-    outcomes = {}
-    for kind in KINDS:
-        outcome = SuiteOutcome(entity_name, kind, files=len(files), new_files=len(new))
-        for file, result in sorted(results.items()):
-            outcome.expectations += result.get(f"{kind}_expectations", 0)
-            outcome.failures += [{"file": file, **f} for f in result.get(kind, [])]
-        outcome.data_docs = data_docs_index(warehouse)
-        outcomes[kind] = outcome
-    return outcomes
+    return out
 
 
 def _checksums(
@@ -372,14 +399,14 @@ def _checksums(
 
 
 def _validate_files(
-    build_db: Path, root: Path, entity: Entity, files: list[str], checksums: dict[str, str],
+    context, build_db: Path, entity: Entity, files: list[str], checksums: dict[str, str],
     timezone: str,
-) -> dict[str, dict[str, Any]]:  # fmt: skip
+) -> tuple[dict[str, dict[str, Any]], list]:  # fmt: skip
     """Both suites on `files`: the measures of every file in one scan of their loaded rows, then
-    one great-expectations run per suite over the frame of those numbers (a row per file)."""
+    one great-expectations run per suite over the frame of those numbers (a row per file). Also
+    GX's identifiers of the results it stored (the Data Docs pages to build)."""
     import great_expectations as gx
 
-    context = _context(root)
     now = datetime.now(UTC)
     out: dict[str, dict[str, Any]] = {f: {"sha256": checksums[f]} for f in files}
     validated: list = []  # GX's identifiers of the results written now: the Data Docs pages to build
@@ -414,9 +441,7 @@ def _validate_files(
         validated.extend(identifiers)
         for file, failure in failures:
             out[file][kind].append(failure)
-    if validated:  # render this run's results (and the index), not every result ever stored
-        context.build_data_docs(resource_identifiers=validated)
-    return out
+    return out, validated
 
 
 def _columns_off_contract(con: duckdb.DuckDBPyConnection, entity: Entity) -> int:

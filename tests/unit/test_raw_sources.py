@@ -3,11 +3,20 @@ hand-made landing files loaded by the real loader into a real DuckDB file."""
 
 from __future__ import annotations
 
+import shutil
+
+import dagster as dg
 import duckdb
 import pytest
 
+from pipelines.assets.raw import raw_key
+from pipelines.assets.raw_checks import selected_entities
 from pipelines.ingest.loader import load_entity
-from pipelines.validation.raw_sources import data_docs_index, validate_raw_entity
+from pipelines.validation.raw_sources import (
+    data_docs_index,
+    validate_raw_entities,
+    validate_raw_entity,
+)
 
 pytestmark = [pytest.mark.slow]  # importing great-expectations alone takes 7+ seconds
 
@@ -185,3 +194,22 @@ def test_new_suites_validate_every_file_again(warehouse, monkeypatch):
     again = validate(warehouse, "calls")
     assert again["contract"].new_files == 2
     assert unmet(again["distribution"]) == [("calls/2025-02.csv", "known_rep_share", "rep_id")]
+
+
+def test_entities_validated_in_one_step_give_each_entitys_own_outcomes(warehouse, tmp_path):
+    """The Dagster step validates every entity with one GX context and one Data Docs build
+    (`validate_raw_entities`): the outcomes are those of validating each entity on its own."""
+
+    names = ["reps", "calls", "web_visits", "opportunities"]
+    together = tmp_path / "together"
+    shutil.copytree(warehouse, together, ignore=shutil.ignore_patterns("together"))
+    both = validate_raw_entities(together / "build.duckdb", together, together / "landing", names)
+    for name in names:
+        alone = validate(warehouse, name)
+        for kind in ("contract", "distribution"):
+            assert both[name][kind].failures == alone[kind].failures, (name, kind)
+            assert both[name][kind].expectations == alone[kind].expectations, (name, kind)
+    assert data_docs_index(together).is_file()
+    # Selecting some checks in the UI runs only their entities' suites.
+    keys = {dg.AssetCheckKey(raw_key("calls"), "gx_distribution")}
+    assert selected_entities(keys) == ["calls"]
