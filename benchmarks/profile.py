@@ -88,7 +88,7 @@ FUNCTIONS = {
     "load_definitions (YAML)": ("pipelines/spec/loader.py", "load_definitions"),
     "load_entity (all entities)": ("pipelines/ingest/loader.py", "load_entity"),
     "read_into_text_table": ("pipelines/ingest/readers.py", "read_into_text_table"),
-    "validate_one (pandera checks)": ("pipelines/validation/kpi_tables.py", "validate_one"),
+    "validate_tables (pandera checks)": ("pipelines/validation/kpi_tables.py", "validate_tables"),
     "validate_build (again before publish)": (
         "pipelines/validation/kpi_tables.py",
         "validate_build",

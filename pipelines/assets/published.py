@@ -15,7 +15,7 @@ from pipelines.validation.kpi_tables import (
     ValidationResult,
     kpi_schemas,
     validate_build,
-    validate_one,
+    validate_tables,
 )
 
 from .dbt import kpi_asset_key
@@ -121,37 +121,44 @@ def result_metadata(result: ValidationResult) -> dict[str, dg.MetadataValue]:
     return metadata
 
 
-def _validation_check(table: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=kpi_asset_key(table),
-        name="pandera_valid",
-        blocking=True,
-        pool=BUILD_DB_POOL,
-        description=f"pandera schema of `{table}` (types, ranges, product identity), run in DuckDB. "
-        "Blocking: a failure stops the publish.",
-    )
-    def check(
-        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-    ) -> dg.AssetCheckResult:
-        with warehouse.exclusive(context):
-            result = validate_one(warehouse.settings.build_db, warehouse.definitions, table)
-            with warehouse.connect() as con:  # the publish step trusts this content only
-                if result.passed:
-                    ledger.record_passed(con, table, ledger.fingerprints(con, [table])[table])
-                else:
-                    ledger.forget(con, table)
-        return dg.AssetCheckResult(
-            passed=result.passed,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata=result_metadata(result),
-            description=result.summary(),
-        )
-
-    return check
-
-
 def validation_checks(defs: Definitions) -> list[dg.AssetChecksDefinition]:
-    return [_validation_check(t) for t in kpi_tables(defs)]
+    """`pandera_valid` on every KPI table, blocking, all run by one step (`kpi_tables_pandera`):
+    one read-only connection for every table instead of a step, a connection and ~0.3 s of
+    overhead per table. Selecting some checks in the UI validates only their tables."""
+    tables = kpi_tables(defs)
+    specs = [
+        dg.AssetCheckSpec(
+            "pandera_valid", asset=kpi_asset_key(table), blocking=True,
+            description=f"pandera schema of `{table}` (types, ranges, product identity), run in "
+            "DuckDB. Blocking: a failure stops the publish.",
+        )
+        for table in tables
+    ]  # fmt: skip
+
+    @dg.multi_asset_check(
+        specs=specs, name="kpi_tables_pandera", can_subset=True, pool=BUILD_DB_POOL
+    )
+    def checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+        selected = {key.asset_key for key in context.selected_asset_check_keys}
+        chosen = [t for t in tables if kpi_asset_key(t) in selected]
+        with warehouse.exclusive(context):
+            results = validate_tables(warehouse.settings.build_db, warehouse.definitions, chosen)
+            with warehouse.connect() as con:  # the publish step trusts this content only
+                passed = [r.table for r in results if r.passed]
+                prints = ledger.fingerprints(con, passed) if passed else {}
+                for result in results:
+                    if result.passed:
+                        ledger.record_passed(con, result.table, prints[result.table])
+                    else:
+                        ledger.forget(con, result.table)
+        for result in results:
+            yield dg.AssetCheckResult(
+                asset_key=kpi_asset_key(result.table), check_name="pandera_valid",
+                passed=result.passed, severity=dg.AssetCheckSeverity.ERROR,
+                metadata=result_metadata(result), description=result.summary(),
+            )  # fmt: skip
+
+    return [checks]
 
 
 class ValidationFailed(Exception):

@@ -283,20 +283,19 @@ def validate_build(
     build_db: Path, defs: Definitions, skip: Collection[str] = ()
 ) -> list[ValidationResult]:
     """Validate every KPI table of the build database (read-only), except those in `skip`."""
-    schemas = {t: s for t, s in kpi_schemas(defs).items() if t not in skip}
-    if not schemas:
+    return validate_tables(build_db, defs, [t for t in kpi_schemas(defs) if t not in skip])
+
+
+def validate_tables(
+    build_db: Path, defs: Definitions, tables: Collection[str]
+) -> list[ValidationResult]:
+    """Validate `tables` (KPI tables of the build database) through one read-only connection."""
+    if not tables:
         return []
-    con = ibis.duckdb.connect(str(build_db), read_only=True)
-    try:
-        return [validate_table(con, t, s) for t, s in schemas.items()]
-    finally:
-        con.disconnect()
-
-
-def validate_one(build_db: Path, defs: Definitions, table: str) -> ValidationResult:
+    schemas = kpi_schemas(defs)
     con = ibis.duckdb.connect(str(build_db), read_only=True)
     try:
         kill_point("validation")
-        return validate_table(con, table, kpi_schemas(defs)[table])
+        return [validate_table(con, t, schemas[t]) for t in tables]
     finally:
         con.disconnect()

@@ -1,6 +1,6 @@
 {#- A table built incrementally, not a view like the other staging models: hashing and scrubbing
     every visit is the expensive part of the web-visit models, and the visits are read by the
-    web_visits mart, both touch models and the tests. Each run hashes only the visits that
+    web_visits mart (a view: each of its readers), both touch models and the tests. Each run hashes only the visits that
     base_web__visit_changes finds new or changed, after deleting the rows it finds replaced or
     gone; a full refresh (new dbt code or a new pseudonym key, pipelines/build_state.py) builds it
     whole. `visitor_key` is the visitor's pseudonym as a number (macros/pseudonymise.sql): the
