@@ -144,8 +144,7 @@ def validation_checks(defs: Definitions) -> list[dg.AssetChecksDefinition]:
         with warehouse.exclusive(context):
             results = validate_tables(warehouse.settings.build_db, warehouse.definitions, chosen)
             with warehouse.connect() as con:  # the publish step trusts this content only
-                passed = [r.table for r in results if r.passed]
-                prints = ledger.fingerprints(con, passed) if passed else {}
+                prints = ledger.fingerprints(con, [r.table for r in results if r.passed])
                 for result in results:
                     if result.passed:
                         ledger.record_passed(con, result.table, prints[result.table])

@@ -170,9 +170,9 @@ def distinct_rollup_cte(
     (dimension, member, day, previous day) -> how many values, a small table from which every grain
     is counted. The values are numbered first (`<cte>_ids`) so the window partitions on integers
     instead of long strings; `numbered` values (a pseudonym as a number: `catalog.COUNTED_AS`)
-    are numbers already and skip that step. Null values are not counted, as with `count(distinct)`; a period and
-    member whose values are all null has no row (the funnel drops first-stage rows with no count,
-    and a later stage's missing row reads as 0).
+    are numbers already and skip that step. Null values are not counted, as with
+    `count(distinct)`; a period and member whose values are all null has no row (the funnel drops
+    first-stage rows with no count, and a later stage's missing row reads as 0).
 
     `determined` names dimensions whose member is a function of the counted value (`all`, and a
     web visitor's first touch: `catalog.DETERMINED_BY`). With two or more of them, their previous

@@ -339,58 +339,66 @@ def validate_raw_entities(
     context = None
     validated: list = []  # GX's identifiers of the results written now: the Data Docs to build
     out: dict[str, dict[str, SuiteOutcome]] = {}
-    for entity_name in entity_names:
-        entity = ENTITIES[entity_name]
-        files = dict(landing_files(landing, entity_name))
-        checksums = _checksums(build_db, landing, entity_name, files)
-        signature = suites_signature(entity)
-        known = state.get(entity_name, {})
-        new = [
-            f
-            for f in files
-            if (known.get(f, {}).get("sha256"), known.get(f, {}).get("suites"))
-            != (checksums[f], signature)
-        ]
-        results = {f: known[f] for f in files if f not in new}
-        if new:
-            context = context or _context(root)
-            checked, identifiers = _validate_files(
-                context, build_db, entity, new, checksums, timezone
-            )
-            results.update(checked)
-            validated.extend(identifiers)
-            for f in new:
-                results[f]["suites"] = signature
-        state[entity_name] = results
-        outcomes = {}
-        for kind in KINDS:
-            outcome = SuiteOutcome(entity_name, kind, files=len(files), new_files=len(new))
-            for file, result in sorted(results.items()):
-                outcome.expectations += result.get(f"{kind}_expectations", 0)
-                outcome.failures += [{"file": file, **f} for f in result.get(kind, [])]
-            outcome.data_docs = data_docs_index(warehouse)
-            outcomes[kind] = outcome
-        out[entity_name] = outcomes
+    # One read-only connection for the manifest lookups and the measures of every entity.
+    with duckdb.connect(str(build_db), read_only=True, config=GX_DUCKDB_CONFIG) as con:
+        for entity_name in entity_names:
+            entity = ENTITIES[entity_name]
+            files = dict(landing_files(landing, entity_name))
+            checksums = _checksums(con, landing, entity_name, files)
+            signature = suites_signature(entity)
+            known = state.get(entity_name, {})
+            new = [
+                f
+                for f in files
+                if (known.get(f, {}).get("sha256"), known.get(f, {}).get("suites"))
+                != (checksums[f], signature)
+            ]
+            results = {f: known[f] for f in files if f not in new}
+            if new:
+                context = context or _context(root)
+                checked, identifiers = _validate_files(
+                    context, con, entity, new, checksums, timezone
+                )
+                results.update(checked)
+                validated.extend(identifiers)
+                for f in new:
+                    results[f]["suites"] = signature
+            state[entity_name] = results
+            out[entity_name] = _outcomes(entity_name, results, len(new), warehouse)
     if validated:  # render this run's results (and the index), not every result ever stored
         context.build_data_docs(resource_identifiers=validated)
     _save_state(root, state)
     return out
 
 
+def _outcomes(
+    entity_name: str, results: dict[str, dict[str, Any]], new_files: int, warehouse: Path
+) -> dict[str, SuiteOutcome]:
+    """Each suite's outcome over every file of the entity, from the stored per-file results."""
+    outcomes = {}
+    for kind in KINDS:
+        outcome = SuiteOutcome(entity_name, kind, files=len(results), new_files=new_files)
+        for file, result in sorted(results.items()):
+            outcome.expectations += result.get(f"{kind}_expectations", 0)
+            outcome.failures += [{"file": file, **f} for f in result.get(kind, [])]
+        outcome.data_docs = data_docs_index(warehouse)
+        outcomes[kind] = outcome
+    return outcomes
+
+
 def _checksums(
-    build_db: Path, landing: Path, entity_name: str, files: dict[str, Path]
+    con: duckdb.DuckDBPyConnection, landing: Path, entity_name: str, files: dict[str, Path]
 ) -> dict[str, str]:
     """SHA-256 of each landing file as the loader recorded it when it read the file (the manifest,
     `raw.landing_files`): the content that is in raw. Files the manifest lacks are hashed here."""
-    with duckdb.connect(str(build_db), read_only=True) as con:
-        known = table_exists(con, "raw", "landing_files")
-        recorded = dict(
-            con.execute(
-                "SELECT source_file, sha256 FROM raw.landing_files WHERE entity = ?", [entity_name]
-            ).fetchall()
-            if known
-            else []
-        )
+    known = table_exists(con, "raw", "landing_files")
+    recorded = dict(
+        con.execute(
+            "SELECT source_file, sha256 FROM raw.landing_files WHERE entity = ?", [entity_name]
+        ).fetchall()
+        if known
+        else []
+    )
     missing = [path for name, path in files.items() if not recorded.get(name)]
     return {
         **{name: recorded[name] for name in files if recorded.get(name)},
@@ -399,8 +407,8 @@ def _checksums(
 
 
 def _validate_files(
-    context, build_db: Path, entity: Entity, files: list[str], checksums: dict[str, str],
-    timezone: str,
+    context, con: duckdb.DuckDBPyConnection, entity: Entity, files: list[str],
+    checksums: dict[str, str], timezone: str,
 ) -> tuple[dict[str, dict[str, Any]], list]:  # fmt: skip
     """Both suites on `files`: the measures of every file in one scan of their loaded rows, then
     one great-expectations run per suite over the frame of those numbers (a row per file). Also
@@ -410,25 +418,24 @@ def _validate_files(
     now = datetime.now(UTC)
     out: dict[str, dict[str, Any]] = {f: {"sha256": checksums[f]} for f in files}
     validated: list = []  # GX's identifiers of the results written now: the Data Docs pages to build
-    with duckdb.connect(str(build_db), read_only=True, config=GX_DUCKDB_CONFIG) as con:
-        has_reps = table_exists(con, "raw", "reps")
-        measures = {
-            "contract": contract_measures(entity, now, _columns_off_contract(con, entity)),
-            "distribution": distribution_measures(entity, has_reps),
-        }
-        per_file = [m for m in measures["contract"] + measures["distribution"] if m.sql]
-        frame = con.sql(measures_sql(entity, per_file), params=[files]).to_arrow_table().to_pandas()
-        frames = {
-            kind: frame[["file", "rows"] + [m.name for m in measures[kind] if m.sql]]
-            for kind in KINDS
-        }
-        if entity.name == "web_visits":  # volume per day: one scan of every file's days
-            con.execute(
-                "CREATE TEMP TABLE _visits_per_file_day AS " + visits_per_file_day_sql(timezone)
-            )
-            frames["distribution"] = (
-                con.sql(daily_visits_sql(), params=[files]).to_arrow_table().to_pandas()
-            )
+    has_reps = table_exists(con, "raw", "reps")
+    measures = {
+        "contract": contract_measures(entity, now, _columns_off_contract(con, entity)),
+        "distribution": distribution_measures(entity, has_reps),
+    }
+    per_file = [m for m in measures["contract"] + measures["distribution"] if m.sql]
+    frame = con.sql(measures_sql(entity, per_file), params=[files]).to_arrow_table().to_pandas()
+    frames = {
+        kind: frame[["file", "rows"] + [m.name for m in measures[kind] if m.sql]] for kind in KINDS
+    }
+    if entity.name == "web_visits":  # volume per day: one scan of every file's days
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _visits_per_file_day AS "
+            + visits_per_file_day_sql(timezone)
+        )
+        frames["distribution"] = (
+            con.sql(daily_visits_sql(), params=[files]).to_arrow_table().to_pandas()
+        )
     rows = dict(zip(frame["file"], frame["rows"], strict=True))
     for kind in KINDS:
         for file in files:
