@@ -1,29 +1,20 @@
 """The dbt project as Dagster assets: staging → intermediate → marts → kpis, dbt tests as checks."""
 
 import datetime as dt
-import importlib.metadata
 import os
-import sys
 from collections.abc import Mapping
-from functools import cache, cached_property
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import (
-    DagsterDbtTranslator,
-    DagsterDbtTranslatorSettings,
-    DbtCliResource,
-    DbtProject,
-    dbt_assets,
-)
-from packaging import version
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject, dbt_assets
 
 from pipelines import build_state
-from pipelines.compiler.prepare import dbt_executable
 from pipelines.killpoints import kill_point
 from pipelines.privacy import MissingPseudonymKey, ensure_pseudonym_key
 
+from .dbt_runner import InProcessDbtResource
 from .resources import BUILD_DB_POOL, WarehouseResource
 
 
@@ -52,33 +43,8 @@ class KpiDbtTranslator(DagsterDbtTranslator):
         return _layer(dbt_resource_props) or super().get_group_name(dbt_resource_props)
 
 
-# dbt runs through this wrapper, which dies with the pipeline process: a killed run leaves no dbt
-# writing build.duckdb (docs/reliability.md).
-TETHERED_DBT = Path(__file__).resolve().parent.parent / "bin" / "dbt"
-
-
-class TetheredDbtCliResource(DbtCliResource):
-    """dagster-dbt's resource, running dbt through the tethered wrapper (pipelines/bin/dbt).
-
-    dagster-dbt asks the executable for its version (`dbt --version`) before every build: two
-    start-ups of dbt, ~6 s of each run at any scale. When the wrapper runs this environment's own
-    dbt, its version is the installed dbt-core package's: read from the package metadata."""
-
-    @cached_property
-    def _cli_version(self) -> version.Version:
-        if os.environ.get("KPI_DBT") == str(Path(sys.executable).parent / "dbt"):
-            return version.parse(importlib.metadata.version("dbt-core"))
-        return DbtCliResource._cli_version.func(self)
-
-
-def dbt_resource(project_dir: Path) -> DbtCliResource:
-    os.environ["KPI_PYTHON"] = sys.executable
-    os.environ["KPI_DBT"] = dbt_executable()
-    os.environ["KPI_DBT_PARENT"] = str(os.getpid())  # not a value inherited from a parent
-    return TetheredDbtCliResource(
-        project_dir=dbt_project(project_dir), profiles_dir=str(project_dir),
-        dbt_executable=str(TETHERED_DBT),
-    )  # fmt: skip
+def dbt_resource(project_dir: Path) -> InProcessDbtResource:
+    return InProcessDbtResource(project_dir=str(project_dir), profiles_dir=str(project_dir))
 
 
 class KpiModelsConfig(dg.Config):
@@ -103,13 +69,12 @@ def build_dbt_assets(project_dir: Path) -> dg.AssetsDefinition:
     )
     def kpi_models(
         context: dg.AssetExecutionContext,
-        dbt: DbtCliResource,
+        dbt: InProcessDbtResource,
         warehouse: WarehouseResource,
         config: KpiModelsConfig,
     ):
         # dbt reads the build database path from the environment (profiles.yml).
         os.environ.update(warehouse.settings.env())
-        os.environ["KPI_DBT_PARENT"] = str(os.getpid())  # see pipelines/bin/dbt
         try:  # staging pseudonymises personal values with KPI_PSEUDONYM_KEY (UI runs too)
             ensure_pseudonym_key(warehouse.settings.landing)
         except MissingPseudonymKey as exc:
@@ -129,7 +94,11 @@ def build_dbt_assets(project_dir: Path) -> dg.AssetsDefinition:
             # One target folder per warehouse, reused: dbt's artifacts and log of the last build
             # (dagster-dbt would otherwise leave a new folder in the project on every run).
             target = warehouse.settings.warehouse / "dbt_target"
-            for event in dbt.cli(args, context=context, target_path=target).stream():
+            # dbt runs in the warehouse folder: the profile names the build database relative
+            # to it (kpi_models/profiles.yml).
+            for event in dbt.cli(
+                args, context=context, target_path=target, workdir=warehouse.settings.warehouse
+            ):
                 yield event
                 kill_point("dbt:running")
             with warehouse.connect() as con:
