@@ -193,7 +193,7 @@ def dbt_timings(warehouse: Path) -> dict:
         kind = n["node"].split(".")[0]
         by_kind[kind] = round(by_kind.get(kind, 0.0) + n["seconds"], 2)
     return {
-        "target": str(target.relative_to(ROOT)),
+        "target": str(target),
         "elapsed_s": round(results["elapsed_time"], 2),
         "nodes": len(nodes),
         "sum_by_kind_s": by_kind,

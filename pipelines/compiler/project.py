@@ -76,33 +76,27 @@ def render_project_files(defs: Definitions) -> dict[Path, str]:
 
 
 def render_schema_yaml(defs: Definitions) -> str:
+    """Docs of every generated model. The published KPI tables carry no dbt tests: pandera checks
+    each of them (types, non-null keys, unique keys, bounds, identities) as a blocking asset check
+    before publishing (pipelines/validation/kpi_tables.py), and the same rules as dbt tests cost a
+    dbt node and three Dagster events each (98 tests, ~7 s of a run: docs/architecture.md).
+    The calendar and the incremental bookkeeping, which pandera does not see, keep theirs."""
     models = []
     for name, funnel in defs.funnels.items():
         factor_names = funnel.factor_names()
-        columns = [
-            {"name": "funnel", "data_tests": ["not_null"]},
-            {"name": "grain", "data_tests": ["not_null"]},
-            {"name": "period_start", "data_tests": ["not_null"]},
-            {"name": "dimension", "data_tests": ["not_null"]},
-            {"name": "member", "data_tests": ["not_null"]},
-        ]
+        columns = [{"name": c} for c in KEY_COLUMNS]
         for stage in funnel.stages:
             columns.append(
                 {
                     "name": stage.name,
                     "description": stage.description or f"Count of stage `{stage.name}`.",
-                    "data_tests": [{"between": {"arguments": {"min_value": 0}}}],
                 }
             )
-        for i, factor in enumerate(factor_names[1:-1], start=1):
-            subset = i < len(funnel.stages) and funnel.stages[i].subset_of_previous
-            bounds = {"min_value": 0, "max_value": 1} if subset else {"min_value": 0}
-            columns.append({"name": factor, "data_tests": [{"between": {"arguments": bounds}}]})
+        columns += [{"name": factor} for factor in factor_names[1:-1]]
         columns.append(
             {
                 "name": funnel.value.name,
                 "description": funnel.value.description or "The funnel's value.",
-                "data_tests": ["not_null", {"between": {"arguments": {"min_value": 0}}}],
             }
         )
         if funnel.kind != "cohort":
@@ -118,7 +112,6 @@ def render_schema_yaml(defs: Definitions) -> str:
                 "name": funnel_model_name(name),
                 "description": (funnel.description or f"Funnel `{name}`.")
                 + " One row per grain, period, dimension and member whose first stage is above zero.",
-                "data_tests": [{"unique_combination": {"arguments": {"columns": KEY_COLUMNS[1:]}}}],
                 "columns": columns,
             }
         )
@@ -126,13 +119,7 @@ def render_schema_yaml(defs: Definitions) -> str:
         {
             "name": FACTORS_MODEL,
             "description": "Every funnel's factors in long form: one row per factor.",
-            "data_tests": [
-                {"unique_combination": {"arguments": {"columns": [*KEY_COLUMNS, "factor"]}}}
-            ],
-            "columns": [
-                {"name": c, "data_tests": ["not_null"]}
-                for c in [*KEY_COLUMNS, "factor", "position"]
-            ]
+            "columns": [{"name": c} for c in [*KEY_COLUMNS, "factor", "position"]]
             + [{"name": "value", "description": "NULL when the factor's denominator is 0."}],
         }
     )
@@ -165,7 +152,6 @@ def _activity_schema(defs: Definitions) -> list[dict]:
                 {
                     "name": kpi_model_name(name),
                     "description": kpi.description or f"Activity KPI `{name}`.",
-                    "data_tests": [{"unique_combination": {"arguments": {"columns": keys[1:]}}}],
                 }
             )
         models.append(
@@ -173,8 +159,7 @@ def _activity_schema(defs: Definitions) -> list[dict]:
                 "name": ACTIVITY_KPIS,
                 "description": "Every activity KPI per grain, period, dimension and member, with "
                 "target, attainment (value ÷ target) and on_pace for the period to date.",
-                "data_tests": [{"unique_combination": {"arguments": {"columns": keys}}}],
-                "columns": [{"name": c, "data_tests": ["not_null"]} for c in keys]
+                "columns": [{"name": c} for c in keys]
                 + [
                     {"name": "value"},
                     {"name": "target"},
@@ -188,13 +173,6 @@ def _activity_schema(defs: Definitions) -> list[dict]:
             {
                 "name": "activity_points",
                 "description": "Points leaderboard: weighted activities per rep and period.",
-                "data_tests": [
-                    {
-                        "unique_combination": {
-                            "arguments": {"columns": ["scheme", "grain", "period_start", "rep_id"]}
-                        }
-                    }
-                ],
             }
         )
     if defs.top_performers is not None and defs.kpis:
@@ -203,15 +181,6 @@ def _activity_schema(defs: Definitions) -> list[dict]:
                 "name": "top_performer_gap",
                 "description": "Per period: the top share of reps by the outcome vs the rest, "
                 "averages of every activity KPI and funnel factor, and their ratio.",
-                "data_tests": [
-                    {
-                        "unique_combination": {
-                            "arguments": {
-                                "columns": ["grain", "period_start", "metric_kind", "metric"]
-                            }
-                        }
-                    }
-                ],
             }
         )
     return models
