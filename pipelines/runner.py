@@ -18,7 +18,7 @@ import dagster as dg
 
 from pipelines.ingest.loader import FULL_RELOAD_ENV
 from pipelines.ops.failures import step_failure_text
-from pipelines.ops.instance import dagster_home, open_instance, sqlite_kept_open
+from pipelines.ops.instance import dagster_home, open_instance
 from pipelines.privacy import ensure_pseudonym_key
 from pipelines.recovery import reap_dead_runs, run_tags
 from pipelines.settings import Settings
@@ -145,11 +145,7 @@ def _run_pipeline(
     log_path = settings.warehouse / "logs" / "last_run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     run_id = str(uuid.uuid4())
-    with (
-        dagster_instance(settings) as instance,
-        _dbt_output(log_path, quiet),
-        sqlite_kept_open(instance),
-    ):
+    with dagster_instance(settings) as instance, _dbt_output(log_path, quiet):
         reap_dead_runs(instance)  # a killed earlier run must not hold the build_db pool for ever
         _import_in_background(*LATER_STEPS_IMPORTS)
         result = job.execute_in_process(

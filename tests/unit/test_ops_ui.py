@@ -12,9 +12,9 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.ops.instance import (
-    DAGSTER_YAML,
     MARKER,
     dagster_home,
+    dagster_yaml,
     ensure_instance_config,
     open_instance,
 )
@@ -47,22 +47,30 @@ def test_instance_lives_under_the_warehouse_unless_dagster_home_is_set(tmp_path,
 def test_instance_config_is_written_and_loads_in_dagster(tmp_path):
     home = tmp_path / "home"
     config = ensure_instance_config(home)
-    assert config.read_text() == DAGSTER_YAML
+    assert config.read_text() == dagster_yaml(home)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.is_persistent
         assert instance.get_settings("telemetry") == {"enabled": False}
+        assert type(instance.event_log_storage).__name__ == "KeptOpenSqliteEventLogStorage"
 
 
 def test_instance_config_upgrades_our_own_files_and_keeps_hand_edits(tmp_path):
     legacy = tmp_path / "legacy"
     legacy.mkdir()
     (legacy / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    assert ensure_instance_config(legacy).read_text() == DAGSTER_YAML
+    assert ensure_instance_config(legacy).read_text() == dagster_yaml(legacy)
 
     older = tmp_path / "older"
     older.mkdir()
     (older / "dagster.yaml").write_text(f"{MARKER}\ntelemetry:\n  enabled: true\n")
-    assert ensure_instance_config(older).read_text() == DAGSTER_YAML
+    assert ensure_instance_config(older).read_text() == dagster_yaml(older)
+
+    # A warehouse copied elsewhere: its managed config names the new folder.
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    (moved / "dagster.yaml").write_text(dagster_yaml(older))
+    assert ensure_instance_config(moved).read_text() == dagster_yaml(moved)
+    assert str(moved / "storage") in dagster_yaml(moved)
 
     edited = tmp_path / "edited"
     edited.mkdir()
