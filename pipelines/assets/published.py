@@ -1,22 +1,23 @@
-"""Validation of every KPI table (pandera, blocking checks) and the publish of kpi.duckdb."""
+"""Validation of every KPI table (pandera, blocking checks) and the publish of kpi.duckdb.
+
+pandera and ibis (~1 s to import) are imported by the steps that validate, not when the
+definitions load: `kpi run` imports them in the background while the loads run (runner.py)."""
+
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
 
 from pipelines import build_state
 from pipelines.compiler.funnels import funnel_model_name
-from pipelines.compiler.project import FACTORS_MODEL
+from pipelines.compiler.project import FACTORS_MODEL, published_kpi_tables
 from pipelines.ops.preview import failures_markdown, latest_month_preview
 from pipelines.publish import PublishedTable, publish
 from pipelines.spec.loader import Definitions
 from pipelines.validation import ledger
-from pipelines.validation.kpi_tables import (
-    MAX_SAMPLES,
-    ValidationResult,
-    kpi_schemas,
-    validate_build,
-    validate_tables,
-)
+
+if TYPE_CHECKING:
+    from pipelines.validation.kpi_tables import ValidationResult
 
 from .dbt import kpi_asset_key
 from .resources import BUILD_DB_POOL, WarehouseResource
@@ -25,8 +26,8 @@ PUBLISHED_KEY = dg.AssetKey(["published", "kpi"])
 
 
 def kpi_tables(defs: Definitions) -> list[str]:
-    """Every KPI table that is validated and published (keys of the pandera schemas)."""
-    return list(kpi_schemas(defs))
+    """Every KPI table that is validated and published (the keys of the pandera schemas)."""
+    return published_kpi_tables(defs)
 
 
 def published_tables(defs: Definitions) -> list[PublishedTable]:
@@ -108,7 +109,9 @@ def published_tables(defs: Definitions) -> list[PublishedTable]:
 ORPHAN_ENTITIES = ("calls", "emails", "meetings", "opportunities")
 
 
-def result_metadata(result: ValidationResult) -> dict[str, dg.MetadataValue]:
+def result_metadata(result: "ValidationResult") -> dict[str, dg.MetadataValue]:
+    from pipelines.validation.kpi_tables import MAX_SAMPLES
+
     metadata = {
         "rows": dg.MetadataValue.int(result.rows),
         "failures": dg.MetadataValue.int(len(result.failures)),
@@ -141,6 +144,8 @@ def validation_checks(defs: Definitions) -> list[dg.AssetChecksDefinition]:
     def checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         selected = {key.asset_key for key in context.selected_asset_check_keys}
         chosen = [t for t in tables if kpi_asset_key(t) in selected]
+        from pipelines.validation.kpi_tables import validate_tables
+
         with warehouse.exclusive(context):
             results = validate_tables(warehouse.settings.build_db, warehouse.definitions, chosen)
             with warehouse.connect() as con:  # the publish step trusts this content only
@@ -184,13 +189,19 @@ def publish_asset(defs: Definitions) -> dg.AssetsDefinition:
             # every table whose content is not exactly what its check passed (the ledger).
             with warehouse.connect() as con:
                 trusted = ledger.already_validated(con, kpi_tables(definitions))
-            results = validate_build(settings.build_db, definitions, skip=trusted)
+            results = []
+            if set(kpi_tables(definitions)) - set(trusted):
+                from pipelines.validation.kpi_tables import validate_build
+
+                results = validate_build(settings.build_db, definitions, skip=trusted)
             context.log.info(
                 f"validated again: {len(results)} tables; unchanged since their check: "
                 f"{len(trusted)}"
             )
             failed = [r for r in results if not r.passed]
             if failed:
+                from pipelines.validation.kpi_tables import MAX_SAMPLES
+
                 raise dg.Failure(
                     description="validation failed, kpi.duckdb left as it was: "
                     + "; ".join(r.summary() for r in failed),

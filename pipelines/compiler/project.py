@@ -41,6 +41,18 @@ FACTORS_MODEL = "funnel_factors"
 KEY_COLUMNS = ["funnel", "grain", "period_start", "dimension", "member"]
 
 
+def published_kpi_tables(defs: Definitions) -> list[str]:
+    """The generated KPI tables that are validated (pandera) and published, in that order."""
+    tables = [funnel_model_name(name) for name in defs.funnels] + [FACTORS_MODEL]
+    if defs.kpis:
+        tables.append(ACTIVITY_KPIS)
+    if defs.activity_points:
+        tables.append("activity_points")
+    if defs.top_performers is not None and defs.kpis:
+        tables.append("top_performer_gap")
+    return tables
+
+
 @dataclass(frozen=True)
 class Drift:
     path: Path

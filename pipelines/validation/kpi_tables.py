@@ -19,7 +19,7 @@ import pandera.ibis as pa
 from pandera.errors import SchemaError, SchemaErrors
 
 from pipelines.compiler.funnels import funnel_model_name
-from pipelines.compiler.project import FACTORS_MODEL
+from pipelines.compiler.project import FACTORS_MODEL, published_kpi_tables
 from pipelines.killpoints import kill_point
 from pipelines.spec.loader import Definitions
 from pipelines.spec.models import Funnel
@@ -223,15 +223,12 @@ def top_performer_gap_schema(defs: Definitions) -> pa.DataFrameSchema:
 
 def kpi_schemas(defs: Definitions) -> dict[str, pa.DataFrameSchema]:
     """Table name (in the `kpis` schema) → its pandera schema, for every published KPI table."""
-    schemas = {funnel_model_name(n): funnel_schema(defs, n) for n in defs.funnels}
-    schemas[FACTORS_MODEL] = factors_schema(defs)
-    if defs.kpis:
-        schemas["activity_kpis"] = activity_kpis_schema(defs)
-    if defs.activity_points:
-        schemas["activity_points"] = activity_points_schema(defs)
-    if defs.top_performers is not None and defs.kpis:
-        schemas["top_performer_gap"] = top_performer_gap_schema(defs)
-    return schemas
+    builders = {funnel_model_name(n): (lambda n=n: funnel_schema(defs, n)) for n in defs.funnels}
+    builders[FACTORS_MODEL] = lambda: factors_schema(defs)
+    builders["activity_kpis"] = lambda: activity_kpis_schema(defs)
+    builders["activity_points"] = lambda: activity_points_schema(defs)
+    builders["top_performer_gap"] = lambda: top_performer_gap_schema(defs)
+    return {table: builders[table]() for table in published_kpi_tables(defs)}
 
 
 def validate_table(
