@@ -176,7 +176,9 @@ class InProcessDbtResource(dg.ConfigurableResource):
             worker.join(timeout=TERMINATION_TIMEOUT_S)
             os.chdir(before)
         if not finished.success:
-            raise DagsterDbtCliRuntimeError(description=_failure_text(args, invocation, finished))
+            raise DagsterDbtCliRuntimeError(
+                description=_failure_text(args, target_path, invocation, finished)
+            )
 
 
 def _invoke(args: list[str], invocation: _Invocation) -> None:
@@ -227,10 +229,12 @@ def _events(invocation: _Invocation, params: Any, context: Any, target_path: Pat
         if info["level"] == "error":
             invocation.errors.append(info["msg"])
         unique_id = raw.get("data", {}).get("node_info", {}).get("unique_id")
-        if info["name"] == "JinjaLogInfo":  # dagster-dbt's column-level metadata, if any
-            with contextlib.suppress(ValueError, TypeError):
-                column_metadata[unique_id] = json.loads(info["msg"])
-                continue
+        if info["name"] == "JinjaLogInfo" and unique_id:  # dagster-dbt's column metadata, if any
+            with contextlib.suppress(ValueError):
+                logged = json.loads(info["msg"])
+                if isinstance(logged, dict):
+                    column_metadata[unique_id] = logged
+                    continue
         sys.stdout.write(f"{info['msg']}\n")
         event = DbtCoreCliEventMessage(
             raw_event=raw, event_history_metadata=dict(column_metadata.get(unique_id, {}))
@@ -244,8 +248,10 @@ def _events(invocation: _Invocation, params: Any, context: Any, target_path: Pat
         )
 
 
-def _failure_text(args: Sequence[str], invocation: _Invocation, finished: _Finished) -> str:
-    lines = [f"dbt {' '.join(args)} failed (see dbt.log in {args[args.index('--log-path') + 1]})"]
+def _failure_text(
+    args: Sequence[str], target_path: Path, invocation: _Invocation, finished: _Finished
+) -> str:
+    lines = [f"dbt {' '.join(args)} failed (see {target_path / 'dbt.log'})"]
     if finished.exception is not None:
         lines.append(f"{type(finished.exception).__name__}: {finished.exception}")
     if invocation.errors:

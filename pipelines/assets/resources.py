@@ -1,13 +1,13 @@
 """The warehouse resource: where landing files, the build database and the published file are."""
 
 import contextlib
-import os
 from functools import cached_property
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
+from pipelines.db import duckdb_config
 from pipelines.ops.lock import build_db_lock
 from pipelines.settings import Settings
 from pipelines.spec.loader import Definitions, load_definitions
@@ -17,18 +17,6 @@ from pipelines.spec.loader import Definitions, load_definitions
 # first instead of failing on DuckDB's file lock. Such steps also hold `exclusive()`, which makes
 # it exact across processes (pipelines/ops/lock.py).
 BUILD_DB_POOL = "build_db"
-
-
-DEFAULT_MEMORY_LIMIT = "3GB"
-
-
-def duckdb_config(warehouse: Path) -> dict[str, str]:
-    """Memory cap of the pipeline's DuckDB connections (dbt's: kpi_models/profiles.yml), with a
-    spill folder: a large load spills to disk instead of growing the process (KPI_DUCKDB_MEMORY_LIMIT)."""
-    return {
-        "memory_limit": os.environ.get("KPI_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT,
-        "temp_directory": str(warehouse / "duckdb_tmp"),
-    }
 
 
 class WarehouseResource(dg.ConfigurableResource):

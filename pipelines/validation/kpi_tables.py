@@ -20,6 +20,7 @@ from pandera.errors import SchemaError, SchemaErrors
 
 from pipelines.compiler.funnels import funnel_model_name
 from pipelines.compiler.project import FACTORS_MODEL, published_kpi_tables
+from pipelines.db import duckdb_config
 from pipelines.killpoints import kill_point
 from pipelines.spec.loader import Definitions
 from pipelines.spec.models import Funnel
@@ -290,7 +291,8 @@ def validate_tables(
     if not tables:
         return []
     schemas = kpi_schemas(defs)
-    con = ibis.duckdb.connect(str(build_db), read_only=True)
+    # The build database's folder is the warehouse: the pipeline's memory cap and spill folder.
+    con = ibis.duckdb.connect(str(build_db), read_only=True, **duckdb_config(build_db.parent))
     try:
         kill_point("validation")
         return [validate_table(con, t, schemas[t]) for t in tables]

@@ -213,3 +213,20 @@ def test_entities_validated_in_one_step_give_each_entitys_own_outcomes(warehouse
     # Selecting some checks in the UI runs only their entities' suites.
     keys = {dg.AssetCheckKey(raw_key("calls"), "gx_distribution")}
     assert selected_entities(keys) == ["calls"]
+
+
+def test_a_new_days_volume_is_compared_with_the_day_before_in_an_earlier_file(warehouse):
+    assert validate(warehouse, "web_visits")["distribution"].files == 1
+    # 5 March arrives in a file of its own: 6 visits after 60 on 4 March, which only the earlier
+    # file holds; 6 March: 5 visits after 6 (fine).
+    landing = warehouse / "landing"
+    write(landing / "web_visits" / "later.csv", VISITS + "".join(
+        f"W{day}-{i},secret-visitor-{i},{day}T12:00:00Z,paid,/\n"
+        for day, n in (("2025-03-05", 6), ("2025-03-06", 5)) for i in range(n)
+    ))  # fmt: skip
+    with duckdb.connect(str(warehouse / "build.duckdb")) as con:
+        load_entity(con, "web_visits", landing)
+    visits = validate(warehouse, "web_visits")["distribution"]
+    assert visits.new_files == 1
+    later = [f for f in visits.failures if f["file"] == "web_visits/later.csv"]
+    assert [(f["measure"], f["unexpected"]) for f in later] == [("day_over_day", 1)]

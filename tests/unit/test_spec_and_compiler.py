@@ -222,3 +222,17 @@ def test_distinct_web_visitors_are_counted_on_their_pseudonym_number():
     assert "stage_1_ids" not in inbound and 'cast("visitor_id"' not in inbound
     contacts = files[Path("models/kpis/activity_kpi_contacts_reached.sql")]
     assert "_ids as (" in contacts and "visitor_key" not in contacts
+
+
+def test_every_published_kpi_table_is_a_generated_model_with_a_pandera_schema():
+    from pipelines.compiler.project import published_kpi_tables
+    from pipelines.validation.kpi_tables import kpi_schemas
+
+    defs = load_definitions(DEFAULT_DEFINITIONS)
+    generated = {path.stem for path in render_project_files(defs)}
+    tables = published_kpi_tables(defs)
+    assert set(tables) <= generated
+    assert list(kpi_schemas(defs)) == tables
+    assert {"funnel_factors", "activity_kpis", "activity_points", "top_performer_gap"} <= set(
+        tables
+    )
