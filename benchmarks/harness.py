@@ -424,6 +424,8 @@ def merge_results(result: dict, path: Path = RESULTS_JSON) -> dict:
     (a run with `--only` keeps what earlier runs measured for the other kinds)."""
     data = json.loads(path.read_text()) if path.exists() else {"scales": {}}
     data["machine"] = describe_machine()
+    # Sessions run on different machines: each summary names the CPU it was measured on.
+    cpu_model = data["machine"]["cpu_model"]
     entry = data["scales"].setdefault(f"{result['scale']:g}", {})
     for key in ("scale", "seed", "landing", "memory_cap_gib"):
         entry[key] = result[key]
@@ -434,7 +436,11 @@ def merge_results(result: dict, path: Path = RESULTS_JSON) -> dict:
         if previous and previous.get("ok_runs"):
             # Keep what an earlier run of this kind measured (on older code, typically).
             entry.setdefault("history", []).append({"kind": kind, **previous})
-        entry["summary"][kind] = {**summary, "measured_at": result["finished_at"]}
+        entry["summary"][kind] = {
+            **summary,
+            "measured_at": result["finished_at"],
+            "cpu_model": cpu_model,
+        }
     checks = {(c["left"], c["right"]): c for c in entry.get("equivalence", [])}
     checks.update({(c["left"], c["right"]): c for c in result["equivalence"]})
     entry["equivalence"] = list(checks.values())

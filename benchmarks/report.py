@@ -55,6 +55,8 @@ def machine_section(machine: dict) -> list[str]:
     return [
         "## Machine",
         "",
+        "Where the latest measurement was taken (each row of the medians names its CPU):",
+        "",
         f"- CPU: {machine.get('cpu_model')} — {machine.get('logical_cpus')} logical CPUs",
         f"- RAM: {machine.get('memory_gib')} GiB; OS: {machine.get('os')}",
         f"- Python {machine.get('python')}; {packages}",
@@ -73,11 +75,14 @@ def medians_section(scales: dict) -> list[str]:
         "summed RSS of the whole process tree sampled every 0.1 s. The machine was shared with",
         "other work while measuring: the 1-minute load average at the start of each run is shown",
         "(2 = both CPUs busy); CPU time is the less disturbed measure. *code* is a hash of",
-        "pipelines/, kpi_definitions/ and the dbt project when the run started.",
+        "pipelines/, kpi_definitions/ and the dbt project when the run started; *machine* the CPU",
+        "model it ran on (not recorded before the tenth session: –). Sessions ran on different",
+        "machines: a ratio below between rows of different machines or dates (the pandas peer at",
+        "SF 1) is indicative only.",
         "",
         "| SF | landing | what | runs | wall s | CPU s | peak RSS, largest process MiB "
-        "| peak RSS, tree MiB | load at start | code |",
-        "|---:|---|---|---:|---:|---:|---:|---:|---|---|",
+        "| peak RSS, tree MiB | load at start | code | machine |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---|---|---|",
     ]
     for scale, entry in scales.items():
         landing = entry.get("landing", {})
@@ -95,7 +100,8 @@ def medians_section(scales: dict) -> list[str]:
                 lines.append(
                     f"| {scale} | {described} | {LABELS[kind]} | 0 of {s['runs']} | {why} after "
                     f"{_s(s.get('wall_s_at_failure'))} s | | | "
-                    f"{_mib(s.get('tree_rss_kib_at_failure'))} at kill | | |"
+                    f"{_mib(s.get('tree_rss_kib_at_failure'))} at kill | | | "
+                    f"{s.get('cpu_model', '–')} |"
                 )
                 continue
             loads = ", ".join(f"{x:.1f}" for x in s.get("load_before", []))
@@ -103,7 +109,7 @@ def medians_section(scales: dict) -> list[str]:
             lines.append(
                 f"| {scale} | {described} | {LABELS[kind]} | {s['ok_runs']} | {_s(s['wall_s'])} "
                 f"| {_s(s['cpu_s'])} | {_mib(s['max_rss_kib'])} | {_mib(s['tree_rss_kib'])} "
-                f"| {loads} | {code} |"
+                f"| {loads} | {code} | {s.get('cpu_model', '–')} |"
             )
             described = ""
     return [*lines, ""]
