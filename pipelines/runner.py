@@ -170,13 +170,20 @@ def _run_pipeline(
             for event in result.all_events
             if event.event_type == dg.DagsterEventType.STEP_FAILURE
         ]
-        raise RunFailed(
-            "run failed; kpi.duckdb was left as it was.\n"
-            + "\n".join(failures)
-            + "\n\n"
-            + str(summary)
-        )
+        raise RunFailed(failure_message(summary, failures))
     return summary
+
+
+def failure_message(summary: RunSummary, failures: list[str]) -> str:
+    """What `kpi run` says when a step failed: whether the published file changed (a check that
+    fails after publishing, such as a landing freshness check, leaves the new data published)."""
+    name = summary.settings.published_db.name
+    outcome = (
+        f"{name} was published before the failure"
+        if summary.published
+        else f"{name} was left as it was"
+    )
+    return f"run failed; {outcome}.\n" + "\n".join(failures) + "\n\n" + str(summary)
 
 
 # Libraries the validation steps import when they first run (great-expectations ~4 s, ibis's DuckDB
@@ -190,9 +197,21 @@ LATER_STEPS_IMPORTS = (
 )
 
 
+# Imported by the later steps' libraries and used by the run's own thread at the same time:
+# imported first, in the calling thread. great-expectations imports sqlalchemy.orm, whose base
+# module registers an inspection hook for every object as soon as it loads; Dagster's event storage
+# in the run's thread then reached that hook while sqlalchemy.orm.exc was still half-imported in the
+# background and failed a step with "partially initialized module 'sqlalchemy.orm.exc'".
+SHARED_WITH_THE_RUN_IMPORTS = ("sqlalchemy.orm",)
+
+
 def _import_in_background(*modules: str) -> None:
     """Import `modules` in a daemon thread. A failure is ignored here: the step that needs the
-    module imports it again and reports the error where it belongs."""
+    module imports it again and reports the error where it belongs. What the run's thread also
+    uses (SHARED_WITH_THE_RUN_IMPORTS) is imported here first, before the thread starts."""
+    for module in SHARED_WITH_THE_RUN_IMPORTS:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
 
     def target() -> None:
         for module in modules:
