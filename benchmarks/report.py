@@ -76,9 +76,9 @@ def medians_section(scales: dict) -> list[str]:
         "other work while measuring: the 1-minute load average at the start of each run is shown",
         "(2 = both CPUs busy); CPU time is the less disturbed measure. *code* is a hash of",
         "pipelines/, kpi_definitions/ and the dbt project when the run started; *machine* the CPU",
-        "model it ran on (not recorded before the tenth session: –). Sessions ran on different",
-        "machines: a ratio below between rows of different machines or dates (the pandas peer at",
-        "SF 1) is indicative only.",
+        "model it ran on (recorded since the eleventh session, filled in for the ninth and tenth;",
+        "–: unknown). Sessions ran on different machines: a ratio below between rows of different",
+        "machines or dates is indicative only.",
         "",
         "| SF | landing | what | runs | wall s | CPU s | peak RSS, largest process MiB "
         "| peak RSS, tree MiB | load at start | code | machine |",
