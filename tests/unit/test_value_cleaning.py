@@ -24,9 +24,8 @@ CON = duckdb.connect()
 
 def cleaned_by_sql(values: list[str | None]) -> list[str | None]:
     rows = CON.execute(
-        f"SELECT {_cleaned('v')} FROM (SELECT unnest(?::VARCHAR[]) AS v, "
-        "generate_subscripts(?::VARCHAR[], 1) AS i) ORDER BY i",
-        [values, values],
+        f"SELECT {_cleaned('v')} FROM unnest(?::VARCHAR[]) WITH ORDINALITY AS t(v, i) ORDER BY i",
+        [values],
     ).fetchall()
     return [r[0] for r in rows]
 
